@@ -1,0 +1,1 @@
+"""The model bundle contract: mlctl.yaml schema, validation, packaging, safe unpacking."""

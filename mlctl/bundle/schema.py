@@ -1,0 +1,155 @@
+"""The schema of ``mlctl.yaml`` (or ``config.json``), the bundle's configuration.
+
+Pydantic models with ``extra="forbid"`` so a misspelt field is reported, not ignored.
+Every field is documented in the README ("The bundle contract"); keep the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+CONFIG_FILENAMES = ("mlctl.yaml", "mlctl.yml", "config.json")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelFormat(StrEnum):
+    SKOPS = "skops"
+    ONNX = "onnx"
+    JOBLIB = "joblib"
+    PICKLE = "pickle"
+
+    @property
+    def needs_pinned_hash(self) -> bool:
+        """joblib/pickle run arbitrary code on load, so they load only with a pinned sha256."""
+        return self in {ModelFormat.JOBLIB, ModelFormat.PICKLE}
+
+
+class Datatype(StrEnum):
+    """Tensor datatypes of the Open Inference Protocol v2."""
+
+    BOOL = "BOOL"
+    UINT8 = "UINT8"
+    UINT16 = "UINT16"
+    UINT32 = "UINT32"
+    UINT64 = "UINT64"
+    INT8 = "INT8"
+    INT16 = "INT16"
+    INT32 = "INT32"
+    INT64 = "INT64"
+    FP16 = "FP16"
+    FP32 = "FP32"
+    FP64 = "FP64"
+    BYTES = "BYTES"
+
+
+class ModelFile(Strict):
+    file: str = Field(description="Path of the model file, relative to the bundle root.")
+    format: ModelFormat = Field(description="skops | onnx | joblib | pickle.")
+    sha256: Annotated[str, Field(pattern=SHA256_PATTERN)] | None = Field(
+        default=None, description="Pinned sha256 of the model file; required for joblib/pickle."
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="skops: extra types trusted on load beyond skops' defaults.",
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _relative_inside(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.replace("\\", "/").split("/"):
+            raise ValueError("must be a relative path inside the bundle")
+        return value
+
+    @model_validator(mode="after")
+    def _pinned_when_unsafe(self) -> ModelFile:
+        if self.format.needs_pinned_hash and not self.sha256:
+            raise ValueError(
+                f"format {self.format.value} can run arbitrary code when loaded; "
+                "pin the file with model.sha256 (sha256sum of the file) or use skops/onnx"
+            )
+        return self
+
+
+class TensorSpec(Strict):
+    name: str = Field(min_length=1, description="Tensor name as sent by clients.")
+    datatype: Datatype = Field(description="Open Inference Protocol datatype.")
+    shape: list[int] = Field(
+        min_length=1, description="Dimensions; -1 means any size (the batch axis is first)."
+    )
+
+    @field_validator("shape")
+    @classmethod
+    def _dims(cls, value: list[int]) -> list[int]:
+        if any(d < -1 or d == 0 for d in value):
+            raise ValueError("dimensions are positive integers or -1 (any size)")
+        return value
+
+
+class Signature(Strict):
+    inputs: list[TensorSpec] = Field(min_length=1)
+    outputs: list[TensorSpec] = Field(min_length=1)
+
+
+class GpuRequest(Strict):
+    count: int = Field(default=1, ge=1, le=16, description="GPUs per replica.")
+    memory: int | None = Field(default=None, ge=1, description="Minimum memory of each GPU in MiB.")
+    model: str | None = Field(
+        default=None, description="Preferred GPU model (an affinity, e.g. 'Tesla T4')."
+    )
+
+
+class Resources(Strict):
+    cpu: int = Field(default=500, ge=10, description="CPU per replica in MHz.")
+    memory: int = Field(default=512, ge=32, description="Memory per replica in MiB.")
+    gpu: GpuRequest | None = Field(default=None, description="GPUs per replica, if any.")
+
+
+class Serving(Strict):
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the server listens on.")
+    max_batch_size: int = Field(default=32, ge=1, le=4096)
+    max_batch_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    workers: int = Field(default=1, ge=1, le=64)
+
+
+class BundleConfig(Strict):
+    """The whole ``mlctl.yaml``."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Model name: a DNS label.")
+    version: str = Field(min_length=1, max_length=64, description="Model version, e.g. 1.0.0.")
+    description: str = ""
+    model: ModelFile
+    requirements: list[str] = Field(
+        default_factory=list, description="Python requirements (pip specifiers)."
+    )
+    signature: Signature
+    resources: Resources = Field(default_factory=Resources)
+    replicas: int = Field(default=1, ge=0, le=1000)
+    serving: Serving = Field(default_factory=Serving)
+    # Sections that the schedule and monitoring issues define; accepted and kept as-is.
+    schedule: list[dict[str, Any]] | None = None
+    alerts: list[dict[str, Any]] | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _version_chars(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", value):
+            raise ValueError("use letters, digits and . _ + - only")
+        return value
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        for requirement in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ ;'\"]*", requirement):
+                raise ValueError(f"{requirement!r} is not a pip requirement specifier")
+        return value

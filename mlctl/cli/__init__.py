@@ -1,0 +1,1 @@
+"""The ``mlctl`` command line: one module per command group, loaded lazily."""

@@ -1,0 +1,119 @@
+"""``mlctl context``: named sets of addresses and defaults kept in the config file."""
+
+from __future__ import annotations
+
+import click
+
+from mlctl.cli.main import state
+from mlctl.errors import InvalidInput, NotFound
+from mlctl.output import emit, note
+from mlctl.settings import CONTEXT_KEYS, ContextFile, Settings, _coerce, load_settings
+
+
+def _file(ctx: click.Context) -> ContextFile:
+    flags = state(ctx).flags
+    path = load_settings({k: v for k, v in flags.items() if k == "config_file"}).config_file
+    return ContextFile.read(path)
+
+
+@click.group()
+def context() -> None:
+    """List, choose and edit contexts (~/.config/mlctl/config.yaml, or MLCTL_CONFIG).
+
+    \b
+    Examples:
+      mlctl context set lab nomad_addr=https://10.0.0.10:4646 vault_addr=https://10.0.0.10:8200
+      mlctl context use lab
+      mlctl context list
+      mlctl context show
+    """
+
+
+@context.command("list")
+@click.pass_context
+def list_contexts(ctx: click.Context) -> None:
+    """List contexts; the current one is marked."""
+    file = _file(ctx)
+    rows = [
+        {
+            "current": name == file.current,
+            "name": name,
+            "nomad_addr": values.get("nomad_addr"),
+            "vault_addr": values.get("vault_addr"),
+            "namespace": values.get("nomad_namespace"),
+        }
+        for name, values in sorted(file.contexts.items())
+    ]
+    emit(rows, state(ctx).settings().output, empty=f"no contexts in {file.path}")
+
+
+@context.command("use")
+@click.argument("name")
+@click.pass_context
+def use_context(ctx: click.Context, name: str) -> None:
+    """Make NAME the current context."""
+    file = _file(ctx)
+    if name not in file.contexts:
+        raise NotFound(
+            f"context {name!r} does not exist", hint="list them with: mlctl context list"
+        )
+    file.current = name
+    file.write()
+    note(f"now using context {name}")
+
+
+@context.command("set")
+@click.argument("name")
+@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
+@click.option("--use", "make_current", is_flag=True, help="Also make it the current context.")
+@click.pass_context
+def set_context(
+    ctx: click.Context, name: str, assignments: tuple[str, ...], make_current: bool
+) -> None:
+    """Create or update context NAME with KEY=VALUE settings (KEY= removes one).
+
+    Keys: nomad_addr, nomad_namespace, nomad_region, nomad_cacert, vault_addr,
+    vault_cacert, artifact_store, datacenters, node_pool, runtime_image, ... Secrets
+    (tokens, passwords) are refused: they belong to `mlctl login` or the environment.
+    """
+    file = _file(ctx)
+    values = dict(file.contexts.get(name, {}))
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep:
+            raise InvalidInput(f"{assignment!r}: expected KEY=VALUE")
+        if key not in CONTEXT_KEYS:
+            hint = "known keys: " + ", ".join(sorted(CONTEXT_KEYS))
+            raise InvalidInput(f"context {name}: {key}: unknown or secret setting", hint=hint)
+        if raw == "":
+            values.pop(key, None)
+            continue
+        _coerce(key, raw, f"context {name}")  # validate before anything is written
+        values[key] = raw
+    file.contexts[name] = values
+    if make_current or file.current is None:
+        file.current = name
+    file.write()
+    note(f"context {name} saved to {file.path}")
+
+
+@context.command("delete")
+@click.argument("name")
+@click.pass_context
+def delete_context(ctx: click.Context, name: str) -> None:
+    """Delete context NAME."""
+    file = _file(ctx)
+    if file.contexts.pop(name, None) is None:
+        raise NotFound(f"context {name!r} does not exist")
+    if file.current == name:
+        file.current = None
+    file.write()
+    note(f"context {name} deleted")
+
+
+@context.command("show")
+@click.pass_context
+def show_context(ctx: click.Context) -> None:
+    """Show the settings in force after flags, environment and context (secrets hidden)."""
+    settings: Settings = state(ctx).settings()
+    emit(settings.to_public_dict(), settings.output)

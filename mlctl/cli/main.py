@@ -1,0 +1,180 @@
+"""Entry point: ``main()`` handles errors, ``program()`` is the command line without it.
+
+Known failures print one line ``mlctl: error: …`` and exit with their documented
+status (see :class:`mlctl.errors.ExitStatus`); ``--debug`` re-raises with the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import click
+
+from mlctl import __version__
+from mlctl.cli.lazy import LazyCommand, LazyGroup
+from mlctl.errors import ExitStatus, MlctlError
+
+COMMANDS: dict[str, LazyCommand] = {
+    "context": LazyCommand("mlctl.cli.context:context", "List, choose and edit contexts."),
+    "model": LazyCommand("mlctl.cli.model:model", "Scaffold, validate and package bundles."),
+    "serve": LazyCommand("mlctl.cli.serve:serve", "Serve a model bundle over HTTP locally."),
+    "job": LazyCommand("mlctl.cli.jobs:job", "Render a bundle's Nomad job."),
+    "plan": LazyCommand("mlctl.cli.jobs:plan", "Show what deploying a bundle would change."),
+    "deploy": LazyCommand("mlctl.cli.jobs:deploy", "Deploy a bundle to Nomad and watch it."),
+    "status": LazyCommand("mlctl.cli.jobs:status", "Show deployed models and their health."),
+    "scale": LazyCommand("mlctl.cli.jobs:scale", "Set a model's replica count."),
+    "stop": LazyCommand("mlctl.cli.jobs:stop", "Stop a model (optionally purge it)."),
+    "restart": LazyCommand("mlctl.cli.jobs:restart", "Restart a model's allocations."),
+    "rollback": LazyCommand("mlctl.cli.jobs:rollback", "Roll a model back to a version."),
+    "promote": LazyCommand("mlctl.cli.jobs:promote", "Promote a model's canaries."),
+    "history": LazyCommand("mlctl.cli.jobs:history", "List a model's deployed versions."),
+    "logs": LazyCommand("mlctl.cli.jobs:logs", "Show or follow a model's logs."),
+    "nodes": LazyCommand("mlctl.cli.nodes:nodes", "List client nodes and their GPUs."),
+    "vault": LazyCommand("mlctl.cli.vault:vault", "Set up Vault for mlctl (bootstrap)."),
+    "user": LazyCommand("mlctl.cli.user:user", "Add, list, show and remove users."),
+    "login": LazyCommand("mlctl.cli.auth:login", "Log in and cache Vault/Nomad tokens."),
+    "logout": LazyCommand("mlctl.cli.auth:logout", "Revoke and forget cached tokens."),
+    "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
+    "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
+}
+
+EPILOG = """\b
+Examples:
+  mlctl model init iris && mlctl serve iris
+  mlctl deploy examples/iris --namespace team-a
+  mlctl status -o json
+
+Exit statuses are listed in the README ("Exit statuses").
+"""
+
+
+@dataclass
+class CliState:
+    """What the root group passes to every command: global flags and lazily loaded settings."""
+
+    flags: dict[str, Any] = field(default_factory=dict)
+    _settings: Any = None
+
+    def settings(self, **overrides: Any) -> Any:
+        """The resolved :class:`mlctl.settings.Settings`, with per-command flag overrides."""
+        from mlctl.settings import load_settings
+
+        if self._settings is None:
+            self._settings = load_settings(self.flags)
+        return self._settings.with_overrides(**overrides) if overrides else self._settings
+
+
+def state(ctx: click.Context) -> CliState:
+    """The :class:`CliState` of the running command (a fresh one when called bare)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="mlctl")
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), help="Output format [default: table]."
+)
+@click.option("--debug", is_flag=True, default=None, help="Show tracebacks for errors.")
+@click.option("--context", "context", metavar="NAME", help="Use this context from the config file.")
+@click.option("--nomad-addr", metavar="URL", help="Nomad API address (NOMAD_ADDR).")
+@click.option("--vault-addr", metavar="URL", help="Vault API address (VAULT_ADDR).")
+@click.option("-n", "--namespace", metavar="NS", help="Nomad namespace (NOMAD_NAMESPACE).")
+@click.option("--region", metavar="REGION", help="Nomad region (NOMAD_REGION).")
+@click.option("--ca-cert", metavar="PATH", help="CA bundle for Nomad and Vault TLS.")
+@click.option("--skip-verify", is_flag=True, default=None, help="Skip TLS verification (insecure).")
+@click.pass_context
+def cli(ctx: click.Context, /, **options: Any) -> None:
+    """mlctl: take a trained model to a scheduled, monitored service on a Nomad GPU cluster."""
+    flags = {
+        "output": options["output"],
+        "debug": options["debug"],
+        "context": options["context"],
+        "nomad_addr": options["nomad_addr"],
+        "vault_addr": options["vault_addr"],
+        "nomad_namespace": options["namespace"],
+        "nomad_region": options["region"],
+        "nomad_cacert": options["ca_cert"],
+        "vault_cacert": options["ca_cert"],
+        "nomad_skip_verify": options["skip_verify"],
+        "vault_skip_verify": options["skip_verify"],
+    }
+    ctx.obj = CliState(flags={k: v for k, v in flags.items() if v is not None})
+
+
+def program(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; exceptions propagate (``main`` handles them)."""
+    result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    return int(result) if isinstance(result, int) else 0
+
+
+def _wants_debug(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("MLCTL_DEBUG", "").lower() in {"1", "true", "yes"}
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    for index, arg in enumerate(argv):
+        if arg in {"-o", "--output"} and index + 1 < len(argv):
+            return argv[index + 1] == "json"
+        if arg in {"--output=json", "-ojson"}:
+            return True
+    return os.environ.get("MLCTL_OUTPUT") == "json"
+
+
+def report(error: MlctlError, as_json: bool) -> None:
+    """Print a known failure: one line on stderr, and a JSON object on stdout for scripts."""
+    from mlctl.output import emit_json
+    from mlctl.redact import scrub
+
+    sys.stderr.write(scrub(f"mlctl: error: {error.one_line()}") + "\n")
+    if as_json:
+        emit_json(error.to_dict())
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console-script entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _wants_debug(args)
+    try:
+        status = program(args)
+    except MlctlError as error:
+        if debug:
+            raise
+        report(error, _wants_json(args))
+        status = int(error.status)
+    except click.exceptions.Exit as done:
+        status = done.exit_code
+    except click.ClickException as error:
+        error.show()
+        status = error.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        sys.stderr.write("mlctl: interrupted\n")
+        status = int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        status = int(ExitStatus.OK)
+    except Exception as error:
+        if debug:
+            raise
+        from mlctl.redact import scrub
+
+        sys.stderr.write(
+            scrub(f"mlctl: error: internal error: {type(error).__name__}: {error}")
+            + " (a bug: rerun with --debug and report the traceback)\n"
+        )
+        status = int(ExitStatus.INTERNAL)
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Settings: the only reader of environment variables and the context file.
+
+Precedence, declared once in :func:`load_settings`:
+command-line flags > environment (HashiCorp's own names plus ``MLCTL_*``) >
+the active context of ``~/.config/mlctl/config.yaml`` > defaults.
+
+Secrets (tokens) are never read from flags or from the context file: they come from
+the environment or from the login cache that ``mlctl login`` writes (mode 0600).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlctl.errors import ConfigError, NotFound
+
+
+def _env(*names: str, secret: bool = False, flag: str | None = None) -> dict[str, Any]:
+    return {"env": names, "secret": secret, "flag": flag}
+
+
+def _default_config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "mlctl"
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "mlctl"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of mlctl, resolved from flags, env, the context file and defaults."""
+
+    nomad_addr: str = field(default="http://127.0.0.1:4646", metadata=_env("NOMAD_ADDR"))
+    """Address of the Nomad HTTP API (``NOMAD_ADDR``)."""
+
+    nomad_token: str | None = field(default=None, metadata=_env("NOMAD_TOKEN", secret=True))
+    """Nomad ACL secret ID (``NOMAD_TOKEN``); otherwise the token cached by ``mlctl login``."""
+
+    nomad_namespace: str = field(default="default", metadata=_env("NOMAD_NAMESPACE"))
+    """Nomad namespace that commands act in (``NOMAD_NAMESPACE``)."""
+
+    nomad_region: str | None = field(default=None, metadata=_env("NOMAD_REGION"))
+    """Nomad region to forward requests to (``NOMAD_REGION``)."""
+
+    nomad_cacert: str | None = field(default=None, metadata=_env("NOMAD_CACERT"))
+    """CA bundle that verifies Nomad's TLS certificate (``NOMAD_CACERT``)."""
+
+    nomad_skip_verify: bool = field(default=False, metadata=_env("NOMAD_SKIP_VERIFY"))
+    """Skip TLS verification for Nomad: insecure, warns on every call (``NOMAD_SKIP_VERIFY``)."""
+
+    vault_addr: str = field(default="http://127.0.0.1:8200", metadata=_env("VAULT_ADDR"))
+    """Address of the Vault HTTP API (``VAULT_ADDR``)."""
+
+    vault_token: str | None = field(default=None, metadata=_env("VAULT_TOKEN", secret=True))
+    """Vault token (``VAULT_TOKEN``); otherwise the token cached by ``mlctl login``."""
+
+    vault_cacert: str | None = field(default=None, metadata=_env("VAULT_CACERT"))
+    """CA bundle that verifies Vault's TLS certificate (``VAULT_CACERT``)."""
+
+    vault_skip_verify: bool = field(default=False, metadata=_env("VAULT_SKIP_VERIFY"))
+    """Skip TLS verification for Vault: insecure, warns (``VAULT_SKIP_VERIFY``)."""
+
+    artifact_store: str | None = field(default=None, metadata=_env("MLCTL_ARTIFACT_STORE"))
+    """Where bundles are uploaded: ``https://host/models`` (WebDAV PUT) or ``file:///dir``."""
+
+    artifact_store_user: str | None = field(
+        default=None, metadata=_env("MLCTL_ARTIFACT_STORE_USER")
+    )
+    """Basic-auth user for an HTTP artifact store."""
+
+    artifact_store_password: str | None = field(
+        default=None, metadata=_env("MLCTL_ARTIFACT_STORE_PASSWORD", secret=True)
+    )
+    """Basic-auth password for an HTTP artifact store (environment only, never a flag)."""
+
+    datacenters: tuple[str, ...] = field(default=("dc1",), metadata=_env("MLCTL_DATACENTERS"))
+    """Nomad datacenters jobs may run in (comma-separated in the environment)."""
+
+    node_pool: str | None = field(default=None, metadata=_env("MLCTL_NODE_POOL"))
+    """Nomad node pool for model jobs; Nomad's ``default`` pool when unset."""
+
+    runtime_image: str = field(
+        default="mlctl/runtime:0.1.0-cpu", metadata=_env("MLCTL_RUNTIME_IMAGE")
+    )
+    """Docker image that runs the model server for CPU models (see docker/)."""
+
+    gpu_runtime_image: str = field(
+        default="mlctl/runtime:0.1.0-cuda", metadata=_env("MLCTL_GPU_RUNTIME_IMAGE")
+    )
+    """Docker image that runs the model server for GPU models (see docker/)."""
+
+    output: str = field(default="table", metadata=_env("MLCTL_OUTPUT", flag="output"))
+    """Output format: ``table`` for people, ``json`` for scripts."""
+
+    state_dir: Path = field(default_factory=_default_state_dir, metadata=_env("MLCTL_STATE_DIR"))
+    """Where login tokens are cached (directory 0700, files 0600)."""
+
+    config_file: Path = field(
+        default_factory=lambda: _default_config_dir() / "config.yaml",
+        metadata=_env("MLCTL_CONFIG"),
+    )
+    """The context file."""
+
+    context: str | None = field(default=None, metadata=_env("MLCTL_CONTEXT"))
+    """Name of the context to use; the file's ``current-context`` when unset."""
+
+    debug: bool = field(default=False, metadata=_env("MLCTL_DEBUG"))
+    """Show tracebacks for errors."""
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (commands use it for per-command flags)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """Every setting except secrets, which show only whether they are set."""
+        result: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret"):
+                result[f.name] = "set" if value else None
+            else:
+                result[f.name] = str(value) if isinstance(value, Path) else value
+        return result
+
+
+SETTING_NAMES = frozenset(f.name for f in fields(Settings))
+SECRET_NAMES = frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
+# The context file may hold only these: addresses, namespaces, certificates, stores.
+CONTEXT_KEYS = SETTING_NAMES - SECRET_NAMES - {"config_file", "context", "debug", "state_dir"}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    """Turn a raw env/file value into the field's type, or say which value is wrong."""
+    annotation = {f.name: f.type for f in fields(Settings)}[name]
+    if raw is None:
+        return None
+    if "bool" in str(annotation):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{source}: {name}: {raw!r} is not a boolean", hint="use true or false")
+    if "tuple" in str(annotation):
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(str(i).strip() for i in items if str(i).strip())
+    if "Path" in str(annotation):
+        return Path(str(raw)).expanduser()
+    if name == "output" and raw not in {"table", "json"}:
+        raise ConfigError(f"{source}: output: {raw!r} is not table or json")
+    return str(raw)
+
+
+@dataclass
+class ContextFile:
+    """The parsed context file: named contexts and which one is current."""
+
+    path: Path
+    current: str | None = None
+    contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> ContextFile:
+        if not path.exists():
+            return cls(path=path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot be read as YAML: {exc}".splitlines()[0]) from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        contexts = data.get("contexts") or {}
+        if not isinstance(contexts, dict):
+            raise ConfigError(f"{path}: contexts: must be a mapping of name to settings")
+        for name, values in contexts.items():
+            cls._check_context(path, str(name), values)
+        current = data.get("current-context")
+        return cls(path=path, current=str(current) if current else None, contexts=contexts)
+
+    @staticmethod
+    def _check_context(path: Path, name: str, values: Any) -> None:
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: contexts.{name}: must be a mapping")
+        for key in values:
+            if key in SECRET_NAMES:
+                raise ConfigError(
+                    f"{path}: contexts.{name}.{key}: secrets do not belong in the context file",
+                    hint=f"remove it; use mlctl login or the {key.upper()} environment variable",
+                )
+            if key not in CONTEXT_KEYS:
+                raise ConfigError(
+                    f"{path}: contexts.{name}.{key}: unknown setting",
+                    hint="known: " + ", ".join(sorted(CONTEXT_KEYS)),
+                )
+
+    def write(self) -> None:
+        """Write atomically so an interrupted write never leaves half a file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body: dict[str, Any] = {"current-context": self.current, "contexts": self.contexts}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config-", suffix=".yaml")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                yaml.safe_dump(body, handle, sort_keys=True)
+            Path(tmp).replace(self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve settings: flags > env > active context > defaults."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    env_values = _from_env(env)
+    config_file = Path(
+        flags.get("config_file") or env_values.get("config_file") or Settings().config_file
+    )
+    context_name = flags.get("context") or env_values.get("context")
+    values.update(_from_context(ContextFile.read(config_file), context_name))
+    values.update(env_values)
+    for key, raw in flags.items():
+        if key not in SETTING_NAMES:
+            raise ValueError(f"unknown setting flag {key}")
+        values[key] = _coerce(key, raw, f"--{key.replace('_', '-')}")
+    values["config_file"] = config_file
+    return Settings(**values)
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        for name in f.metadata.get("env", ()):
+            if name in env and env[name] != "":
+                values[f.name] = _coerce(f.name, env[name], f"environment {name}")
+                break
+    return values
+
+
+def _from_context(file: ContextFile, name: str | None) -> dict[str, Any]:
+    chosen = name or file.current
+    if not chosen:
+        return {}
+    if chosen not in file.contexts:
+        raise NotFound(
+            f"{file.path}: context {chosen!r} does not exist",
+            hint="list them with: mlctl context list",
+        )
+    source = f"{file.path}: contexts.{chosen}"
+    return {key: _coerce(key, raw, f"{source}.{key}") for key, raw in file.contexts[chosen].items()}
