@@ -1,0 +1,79 @@
+"""Find and read a bundle's configuration, reporting every problem at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mlctl.bundle.schema import CONFIG_FILENAMES, BundleConfig
+from mlctl.errors import InvalidInput, NotFound
+
+
+class BundleInvalid(InvalidInput):
+    """A bundle with one or more problems; ``problems`` holds ``file: field: what`` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        count = len(problems)
+        summary = problems[0] if count == 1 else f"{count} problems, first: {problems[0]}"
+        super().__init__(summary, hint="run: mlctl model validate DIR to see them all")
+        self.problems = problems
+
+
+def find_config_file(bundle_dir: Path) -> Path:
+    """The bundle's config file: ``mlctl.yaml`` (preferred) or seed 003's ``config.json``."""
+    if not bundle_dir.is_dir():
+        raise NotFound(f"{bundle_dir}: no such bundle directory")
+    for name in CONFIG_FILENAMES:
+        candidate = bundle_dir / name
+        if candidate.is_file():
+            return candidate
+    raise NotFound(
+        f"{bundle_dir}: no {' or '.join(CONFIG_FILENAMES)} found",
+        hint="create one with: mlctl model init NAME",
+    )
+
+
+def load_raw(config_file: Path) -> Any:
+    """Parse YAML or JSON; a syntax error becomes one ``file: line: what`` problem."""
+    text = config_file.read_text(encoding="utf-8")
+    try:
+        if config_file.suffix == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise BundleInvalid([f"{config_file.name}: line {exc.lineno}: {exc.msg}"]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "syntax"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise BundleInvalid([f"{config_file.name}: {where}: {problem}"]) from exc
+
+
+def schema_problems(filename: str, raw: Any) -> tuple[BundleConfig | None, list[str]]:
+    """Validate parsed data against the schema; every error as ``file: field: message``."""
+    if not isinstance(raw, dict):
+        return None, [f"{filename}: (top level): must be a mapping of fields"]
+    try:
+        return BundleConfig.model_validate(raw), []
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling against the README)"
+            problems.append(f"{filename}: {field}: {message}")
+        return None, problems
+
+
+def read_config(bundle_dir: Path) -> BundleConfig:
+    """The validated config of the bundle at ``bundle_dir``; raises BundleInvalid listing all."""
+    config_file = find_config_file(bundle_dir)
+    config, problems = schema_problems(config_file.name, load_raw(config_file))
+    if problems or config is None:
+        raise BundleInvalid(problems)
+    return config

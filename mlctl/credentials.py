@@ -1,0 +1,101 @@
+"""The login cache: Vault and Nomad tokens with their expiry, kept 0600 in the state dir.
+
+``mlctl login`` writes it; every command that talks to Nomad asks
+:func:`resolve_nomad_token` which token to send. ``NOMAD_TOKEN`` always wins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mlctl import redact
+from mlctl.errors import AuthError, ConfigError
+from mlctl.settings import Settings
+
+CACHE_NAME = "credentials.json"
+
+
+@dataclass(frozen=True)
+class CachedLogin:
+    """What a login leaves behind. Secrets here are never printed (see mlctl.redact)."""
+
+    username: str
+    vault_token: str
+    vault_expires_at: float
+    nomad_token: str | None = None
+    nomad_accessor: str | None = None
+    nomad_expires_at: float | None = None
+    nomad_lease_id: str | None = None
+    role: str | None = None
+    namespaces: tuple[str, ...] = ()
+
+    def vault_expired(self, now: float | None = None) -> bool:
+        return (now or time.time()) >= self.vault_expires_at
+
+    def nomad_expired(self, now: float | None = None) -> bool:
+        return self.nomad_expires_at is not None and (now or time.time()) >= self.nomad_expires_at
+
+
+def cache_path(settings: Settings) -> Path:
+    return Path(settings.state_dir) / CACHE_NAME
+
+
+def write_login(settings: Settings, login: CachedLogin) -> Path:
+    """Write the cache atomically with mode 0600 in a 0700 directory."""
+    path = cache_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.chmod(0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cred-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(asdict(login), handle)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_login(settings: Settings) -> CachedLogin | None:
+    """The cached login, or None when nobody is logged in."""
+    path = cache_path(settings)
+    if not path.exists():
+        return None
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(
+            f"{path}: token cache is readable by others",
+            hint=f"run: chmod 600 {path} (or mlctl logout && mlctl login)",
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["namespaces"] = tuple(data.get("namespaces") or ())
+        login = CachedLogin(**data)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: token cache is damaged", hint="run: mlctl login") from exc
+    redact.register(login.vault_token, login.nomad_token)
+    return login
+
+
+def forget_login(settings: Settings) -> None:
+    cache_path(settings).unlink(missing_ok=True)
+
+
+def resolve_nomad_token(settings: Settings) -> str | None:
+    """The Nomad token to send: NOMAD_TOKEN, else a live cached login, else anonymous."""
+    if settings.nomad_token:
+        redact.register(settings.nomad_token)
+        return settings.nomad_token
+    login = read_login(settings)
+    if login is None or login.nomad_token is None:
+        return None
+    if login.nomad_expired():
+        raise AuthError(
+            f"Nomad token of {login.username} expired", hint="token expired — run mlctl login"
+        )
+    return login.nomad_token
