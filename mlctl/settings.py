@@ -59,6 +59,12 @@ class Settings:
     nomad_skip_verify: bool = field(default=False, metadata=_env("NOMAD_SKIP_VERIFY"))
     """Skip TLS verification for Nomad: insecure, warns on every call (``NOMAD_SKIP_VERIFY``)."""
 
+    nomad_client_cert: str | None = field(default=None, metadata=_env("NOMAD_CLIENT_CERT"))
+    """Client certificate for Nomad clusters that require mutual TLS (``NOMAD_CLIENT_CERT``)."""
+
+    nomad_client_key: str | None = field(default=None, metadata=_env("NOMAD_CLIENT_KEY"))
+    """Private key of ``nomad_client_cert`` (``NOMAD_CLIENT_KEY``)."""
+
     vault_addr: str = field(default="http://127.0.0.1:8200", metadata=_env("VAULT_ADDR"))
     """Address of the Vault HTTP API (``VAULT_ADDR``)."""
 
