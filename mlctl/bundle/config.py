@@ -53,21 +53,40 @@ def load_raw(config_file: Path) -> Any:
         raise BundleInvalid([f"{config_file.name}: {where}: {problem}"]) from exc
 
 
-def schema_problems(filename: str, raw: Any) -> tuple[BundleConfig | None, list[str]]:
-    """Validate parsed data against the schema; every error as ``file: field: message``."""
+def schema_errors(raw: Any) -> tuple[BundleConfig | None, list[tuple[str, str]]]:
+    """Validate parsed data against the schema; every error as a ``(field, message)`` pair.
+
+    Fields read like the YAML a user wrote (``signature.inputs[0].shape``) and messages
+    quote the offending value, so each problem can be fixed without opening the schema.
+    """
     if not isinstance(raw, dict):
-        return None, [f"{filename}: (top level): must be a mapping of fields"]
+        return None, [("(top level)", "must be a mapping of fields")]
     try:
         return BundleConfig.model_validate(raw), []
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown field (check the spelling against the README)"
-            problems.append(f"{filename}: {field}: {message}")
-        return None, problems
+        return None, [_describe(error) for error in exc.errors()]
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    field = ""
+    for part in error["loc"]:
+        field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling against the README)"
+    elif _is_scalar(error.get("input")) and repr(error["input"]) not in message:
+        message += f" (got {error['input']!r})"
+    return field or "(top level)", message
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and len(repr(value)) <= 80
+
+
+def schema_problems(filename: str, raw: Any) -> tuple[BundleConfig | None, list[str]]:
+    """Validate parsed data against the schema; every error as ``file: field: message``."""
+    config, errors = schema_errors(raw)
+    return config, [f"{filename}: {field}: {message}" for field, message in errors]
 
 
 def read_config(bundle_dir: Path) -> BundleConfig:

@@ -10,11 +10,25 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 CONFIG_FILENAMES = ("mlctl.yaml", "mlctl.yml", "config.json")
+
+
+def _pep508(value: str) -> str:
+    """Only PEP 508 requirements: this also keeps pip options (``-r``, ``--index-url``) out."""
+    try:
+        Requirement(value)
+    except InvalidRequirement as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ValueError(f"{value!r} is not a PEP 508 requirement: {first_line}") from None
+    return value
+
+
+PipRequirement = Annotated[str, AfterValidator(_pep508)]
 
 
 class Strict(BaseModel):
@@ -98,6 +112,16 @@ class Signature(Strict):
     inputs: list[TensorSpec] = Field(min_length=1)
     outputs: list[TensorSpec] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _unique_names(self) -> Signature:
+        # Clients address tensors by name (Open Inference Protocol), so names must not repeat.
+        for side, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
+            names = [spec.name for spec in specs]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ValueError(f"{side} names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
 
 class GpuRequest(Strict):
     count: int = Field(default=1, ge=1, le=16, description="GPUs per replica.")
@@ -124,12 +148,12 @@ class Serving(Strict):
 class BundleConfig(Strict):
     """The whole ``mlctl.yaml``."""
 
-    name: str = Field(pattern=NAME_PATTERN, description="Model name: a DNS label.")
+    name: str = Field(description="Model name: a DNS label.")
     version: str = Field(min_length=1, max_length=64, description="Model version, e.g. 1.0.0.")
     description: str = ""
     model: ModelFile
-    requirements: list[str] = Field(
-        default_factory=list, description="Python requirements (pip specifiers)."
+    requirements: list[PipRequirement] = Field(
+        default_factory=list, description="Python requirements (PEP 508, as pip takes them)."
     )
     signature: Signature
     resources: Resources = Field(default_factory=Resources)
@@ -139,6 +163,14 @@ class BundleConfig(Strict):
     schedule: list[dict[str, Any]] | None = None
     alerts: list[dict[str, Any]] | None = None
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_text(cls, value: Any) -> Any:
+        # YAML reads `version: 1.10` as the number 1.1; refuse rather than guess.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f'write it in quotes, e.g. version: "{value}" (YAML read a number)')
+        return value
+
     @field_validator("version")
     @classmethod
     def _version_chars(cls, value: str) -> str:
@@ -146,10 +178,13 @@ class BundleConfig(Strict):
             raise ValueError("use letters, digits and . _ + - only")
         return value
 
-    @field_validator("requirements")
+    @field_validator("name")
     @classmethod
-    def _requirements(cls, value: list[str]) -> list[str]:
-        for requirement in value:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ ;'\"]*", requirement):
-                raise ValueError(f"{requirement!r} is not a pip requirement specifier")
+    def _dns_label(cls, value: str) -> str:
+        # The name becomes a Nomad job ID, a service name and a DNS label, hence the rule.
+        if not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError(
+                "must be a DNS label: 1-63 lowercase letters, digits or '-', "
+                "starting and ending with a letter or digit"
+            )
         return value
