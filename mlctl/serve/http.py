@@ -1,0 +1,161 @@
+"""HTTP plumbing shared by the routes: JSON errors, bounded bodies, access log.
+
+Every failure a client can see is ``{"error": "..."}`` (the OIP v2 error shape, which
+the simple API shares), with ``error_id`` added for 500s so a user's report can be
+matched to the traceback in the server log.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlctl.serve.metrics import ServerMetrics
+
+JSON_TYPE = "application/json"
+LOG_SCOPE_KEY = "mlctl.log"
+
+
+class HttpError(Exception):
+    """An error answered with ``status`` and ``{"error": message}``."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class BodyTooLarge(HttpError):
+    status = 413
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """orjson-encoded response; numpy arrays and scalars serialise natively."""
+    body = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+def error_response(message: str, status: int, error_id: str | None = None) -> Response:
+    body: dict[str, str] = {"error": message}
+    if error_id is not None:
+        body["error_id"] = error_id
+    return json_response(body, status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes by header or by counting.
+
+    Content-Length is checked first so an honest oversized upload is refused before it is
+    read; the running count catches chunked bodies and lying headers.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class EventLog:
+    """One JSON object per line on a stream (stderr): access lines and error reports."""
+
+    def __init__(self, stream: TextIO | None = None, *, access: bool = True) -> None:
+        self._stream = stream
+        self.access = access
+
+    def write(self, record: dict[str, Any]) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(orjson.dumps(record).decode() + "\n")
+        stream.flush()
+
+    def error(self, error_id: str, message: str, exc: BaseException) -> None:
+        """The server-side half of a 500: the id the client saw plus the traceback."""
+        self.write(
+            {
+                "time": round(time.time(), 3),
+                "level": "error",
+                "error_id": error_id,
+                "message": message,
+                "traceback": "".join(traceback.format_exception(exc)),
+            }
+        )
+
+
+def new_error_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def note_error_id(request: Request, error_id: str) -> None:
+    """Make the access-log line of this request carry the error id too."""
+    record = request.scope.get(LOG_SCOPE_KEY)
+    if isinstance(record, dict):
+        record["error_id"] = error_id
+
+
+class AccessLogMiddleware:
+    """Pure ASGI middleware: access log line + request metrics, around every HTTP request.
+
+    Written against raw ASGI rather than BaseHTTPMiddleware, which would add a task and
+    a memory stream per request on the hot path.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: ServerMetrics, log: EventLog) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        record: dict[str, Any] = {}
+        scope[LOG_SCOPE_KEY] = record
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            self.metrics.in_flight.dec()
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "(unmatched)"
+            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(template).observe(elapsed)
+            if self.log.access:
+                line = {
+                    "time": round(time.time(), 3),
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                }
+                line.update(record)
+                self.log.write(line)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
