@@ -1,0 +1,160 @@
+"""The deploy path: validate → package → upload → render → parse → plan → register.
+
+Each step is a small function the commands compose (``job render`` stops after
+rendering, ``plan`` after planning, ``deploy`` goes on to register and watch), so all
+three see the very same job. Nothing is registered unless the plan says every group
+can be placed (or the user forces it), and registration is check-and-set against the
+job version the plan saw.
+"""
+
+from __future__ import annotations
+
+import getpass
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlctl.bundle.package import PackagedBundle, package_bundle
+from mlctl.bundle.schema import BundleConfig
+from mlctl.errors import MlctlError, PlacementFailed
+from mlctl.explain import Explanation, explain_failures
+from mlctl.nomad.client import NomadClient
+from mlctl.nomad.types import Job, PlanResponse, WriteResponse
+from mlctl.render import DeployOptions, gpu_count, render_model_job
+from mlctl.settings import Settings
+
+#: Shown as the artifact source when no store is configured (render/plan only).
+PLACEHOLDER_STORE = "https://artifact-store.invalid/models"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Deploy-time choices given as flags."""
+
+    replicas: int | None = None
+    gpus: int | None = None
+    node_class: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    config: BundleConfig
+    bundle: PackagedBundle
+    artifact_url: str
+    artifact_is_placeholder: bool
+    hcl: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    job: Job
+    plan: PlanResponse
+    failures: list[Explanation]
+
+    @property
+    def job_id(self) -> str:
+        return self.job["ID"]
+
+
+@contextmanager
+def packaged(bundle_dir: Path) -> Iterator[PackagedBundle]:
+    """Validate and package into a private temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mlctl-package-") as tmp:
+        yield package_bundle(bundle_dir, Path(tmp))
+
+
+def deployed_by(settings: Settings) -> str:
+    """Who is deploying, for ``mlctl history``: the logged-in user, else the local one."""
+    from mlctl.credentials import read_login
+
+    try:
+        login = read_login(settings)
+    except MlctlError:
+        login = None
+    if login is not None:
+        return login.username
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def artifact_location(
+    settings: Settings, bundle: PackagedBundle, *, upload: bool, progress: Progress | None
+) -> tuple[str, bool]:
+    """The URL Nomad will fetch the bundle from, uploading first when asked.
+
+    Without a configured store (render/plan only) a placeholder URL stands in.
+    """
+    from mlctl.artifacts import store_from_settings
+
+    name = bundle.config.name
+    if not settings.artifact_store:
+        if upload:
+            from mlctl.errors import ConfigError
+
+            raise ConfigError(
+                "no artifact store configured: Nomad needs somewhere to fetch the bundle from",
+                hint="set MLCTL_ARTIFACT_STORE (https://host/models or file:///shared/dir)",
+            )
+        return f"{PLACEHOLDER_STORE}/{name}/{bundle.sha256}.tar.gz", True
+    store = store_from_settings(settings)
+    if upload:
+        ref = store.upload(bundle.path, name=name, sha256=bundle.sha256, progress=progress)
+        return ref.url, False
+    return store.url_for(name, bundle.sha256), False
+
+
+def render(
+    settings: Settings,
+    bundle: PackagedBundle,
+    overrides: Overrides,
+    *,
+    upload: bool = False,
+    progress: Progress | None = None,
+) -> Rendered:
+    """The job's HCL for this bundle and these settings."""
+    config = bundle.config
+    url, placeholder = artifact_location(settings, bundle, upload=upload, progress=progress)
+    gpus = gpu_count(config, overrides.gpus)
+    options = DeployOptions(
+        namespace=settings.nomad_namespace,
+        datacenters=settings.datacenters,
+        artifact_url=url,
+        artifact_sha256=bundle.sha256,
+        runtime_image=settings.gpu_runtime_image if gpus else settings.runtime_image,
+        node_pool=settings.node_pool,
+        node_class=overrides.node_class,
+        replicas=overrides.replicas,
+        gpus=overrides.gpus,
+        deployed_by=deployed_by(settings),
+    )
+    return Rendered(config, bundle, url, placeholder, render_model_job(config, options))
+
+
+def plan(client: NomadClient, hcl: str) -> Planned:
+    """Parse the HCL on the server and dry-run the scheduler with a diff."""
+    job = client.jobs.parse(hcl)
+    response = client.jobs.plan(job, diff=True)
+    failures = explain_failures(response.get("FailedTGAllocs"), job.get("TaskGroups"))
+    return Planned(job, response, failures)
+
+
+def refuse_unplaceable(planned: Planned) -> None:
+    """Raise PlacementFailed with the plain-words reasons when a group cannot be placed."""
+    if not planned.failures:
+        return
+    first = planned.failures[0]
+    more = f" (and {len(planned.failures) - 1} more groups)" if len(planned.failures) > 1 else ""
+    raise PlacementFailed(f"{planned.job_id}: {first.text}{more}", hint=first.hint or None)
+
+
+def register(client: NomadClient, planned: Planned) -> WriteResponse:
+    """Register the planned job, refusing if it changed since the plan."""
+    return client.jobs.register(
+        planned.job, enforce_index=int(planned.plan.get("JobModifyIndex") or 0)
+    )

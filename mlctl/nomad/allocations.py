@@ -1,0 +1,24 @@
+"""Allocations: read one in full, restart one in place."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from mlctl.nomad.transport import Transport
+from mlctl.nomad.types import Allocation
+
+
+class Allocations:
+    """``/v1/allocation/:id`` and ``/v1/client/allocation/:id``."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def read(self, alloc_id: str) -> Allocation:
+        """The full allocation, including ``TaskStates`` with their events."""
+        api = self._t.api
+        return cast(Allocation, self._t.call(lambda: api.allocation.get_allocation(alloc_id)))
+
+    def restart(self, alloc_id: str) -> None:
+        """Restart every task of the allocation on its node (no rescheduling)."""
+        self._t.request("post", "client", "allocation", alloc_id, "restart", json={})

@@ -1,0 +1,122 @@
+"""Build the Nomad client from :class:`~mlctl.settings.Settings`.
+
+Everything about *how* mlctl talks to Nomad is decided here once: the address, TLS
+(verification on by default, a custom CA, optional client certificate), the token,
+namespace and region, the retry policy and the user agent.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import nomad
+import requests
+from urllib3.exceptions import InsecureRequestWarning
+from urllib3.util.retry import Retry
+
+from mlctl import __version__, redact
+from mlctl.credentials import resolve_nomad_token
+from mlctl.errors import ConfigError
+from mlctl.nomad.allocations import Allocations
+from mlctl.nomad.deployments import Deployments
+from mlctl.nomad.errors import CallContext
+from mlctl.nomad.evaluations import Evaluations
+from mlctl.nomad.jobs import Jobs
+from mlctl.nomad.logs import Logs
+from mlctl.nomad.nodes import Nodes
+from mlctl.nomad.retry import mount_retries, read_retry
+from mlctl.nomad.services import Services
+from mlctl.nomad.transport import DEFAULT_TIMEOUT, Transport
+from mlctl.output import note
+from mlctl.settings import Settings
+
+_warned_insecure = False
+
+
+@dataclass(frozen=True)
+class NomadClient:
+    """The facade: one attribute per API resource, all sharing one transport."""
+
+    transport: Transport
+    jobs: Jobs
+    deployments: Deployments
+    allocations: Allocations
+    evaluations: Evaluations
+    nodes: Nodes
+    services: Services
+    logs: Logs
+
+    @property
+    def namespace(self) -> str:
+        return self.transport.namespace
+
+    @property
+    def address(self) -> str:
+        return self.transport.ctx.address
+
+
+def normalise_address(address: str) -> str:
+    """``http(s)://host[:port][/prefix]`` without a trailing slash, or a ConfigError."""
+    parts = urlsplit(address.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(
+            f"nomad_addr: {address!r} is not an http(s) URL",
+            hint="set NOMAD_ADDR (or --nomad-addr) like https://nomad.example.com:4646",
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _verify(settings: Settings) -> bool | str:
+    global _warned_insecure
+    if settings.nomad_skip_verify:
+        if not _warned_insecure:
+            note("warning: TLS verification for Nomad is off: the server is not authenticated")
+            _warned_insecure = True
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        return False
+    return settings.nomad_cacert or True
+
+
+def _client_cert(settings: Settings) -> tuple[str, str] | tuple[()]:
+    cert, key = settings.nomad_client_cert, settings.nomad_client_key
+    if bool(cert) != bool(key):
+        raise ConfigError(
+            "nomad_client_cert and nomad_client_key must be set together",
+            hint="set both NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY, or neither",
+        )
+    return (cert, key) if cert and key else ()
+
+
+def connect(
+    settings: Settings, *, retry: Retry | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> NomadClient:
+    """A client for the Nomad named by ``settings``; no request is made yet."""
+    address = normalise_address(settings.nomad_addr)
+    token = resolve_nomad_token(settings)
+    redact.register(token)
+    session = requests.Session()
+    session.headers["User-Agent"] = f"mlctl/{__version__}"
+    mount_retries(session, retry if retry is not None else read_retry())
+    api = nomad.Nomad(
+        address=address,
+        token=token,
+        namespace=settings.nomad_namespace,
+        region=settings.nomad_region,
+        verify=_verify(settings),
+        cert=_client_cert(settings) or ("", ""),  # ("", "") keeps python-nomad off the env
+        timeout=int(timeout),
+        session=session,
+    )
+    transport = Transport(api, CallContext(address=address, token_sent=bool(token)), timeout)
+    return NomadClient(
+        transport=transport,
+        jobs=Jobs(transport),
+        deployments=Deployments(transport),
+        allocations=Allocations(transport),
+        evaluations=Evaluations(transport),
+        nodes=Nodes(transport),
+        services=Services(transport),
+        logs=Logs(transport),
+    )

@@ -1,0 +1,52 @@
+"""Task logs of an allocation, read once or followed as a stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from mlctl.nomad.transport import Transport
+
+LogType = Literal["stdout", "stderr"]
+
+
+class Logs:
+    """``/v1/client/fs/logs/:alloc_id`` with ``plain=true`` (raw bytes, not framed JSON)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def read(
+        self,
+        alloc_id: str,
+        task: str,
+        log_type: LogType = "stdout",
+        *,
+        follow: bool = False,
+        tail_bytes: int | None = None,
+    ) -> Iterator[bytes]:
+        """Chunks of the log; with ``follow`` it keeps yielding until the caller stops.
+
+        ``tail_bytes`` starts that many bytes before the end (``origin=end``), which is
+        how Nomad's own CLI implements ``-tail``.
+        """
+        params: dict[str, str | int] = {
+            "task": task,
+            "type": log_type,
+            "plain": "true",
+            "follow": "true" if follow else "false",
+        }
+        if tail_bytes is not None:
+            params.update(origin="end", offset=tail_bytes)
+        response = self._t.request(
+            "get",
+            "client",
+            "fs",
+            "logs",
+            alloc_id,
+            params=params,
+            stream=True,
+            timeout=None if follow else self._t.timeout,
+        )
+        with response, self._t.mapped():
+            yield from response.iter_content(chunk_size=None)
