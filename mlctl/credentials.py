@@ -1,7 +1,9 @@
 """The login cache: Vault and Nomad tokens with their expiry, kept 0600 in the state dir.
 
 ``mlctl login`` writes it; every command that talks to Nomad asks
-:func:`resolve_nomad_token` which token to send. ``NOMAD_TOKEN`` always wins.
+:func:`resolve_nomad_token` which token to send. ``NOMAD_TOKEN`` always wins. A cached
+login in the last third of its lifetime is renewed on the way (Vault token renew-self,
+Nomad lease renew), so a working day needs one login.
 """
 
 from __future__ import annotations
@@ -33,12 +35,22 @@ class CachedLogin:
     nomad_lease_id: str | None = None
     role: str | None = None
     namespaces: tuple[str, ...] = ()
+    renewed_at: float = 0.0
+    """When the tokens were issued or last renewed (the start of the renewal window)."""
 
     def vault_expired(self, now: float | None = None) -> bool:
         return (now or time.time()) >= self.vault_expires_at
 
     def nomad_expired(self, now: float | None = None) -> bool:
         return self.nomad_expires_at is not None and (now or time.time()) >= self.nomad_expires_at
+
+    def due_for_renewal(self, now: float | None = None) -> bool:
+        """True in the last third of either token's lifetime (and not before it started)."""
+        now = now or time.time()
+        ends = [self.vault_expires_at]
+        if self.nomad_expires_at is not None:
+            ends.append(self.nomad_expires_at)
+        return any(now >= end - (end - self.renewed_at) / 3 for end in ends)
 
 
 def cache_path(settings: Settings) -> Path:
@@ -94,8 +106,13 @@ def resolve_nomad_token(settings: Settings) -> str | None:
     login = read_login(settings)
     if login is None or login.nomad_token is None:
         return None
-    if login.nomad_expired():
+    if login.due_for_renewal() and not login.nomad_expired() and not login.vault_expired():
+        from mlctl.vault.session import refresh
+
+        login = refresh(settings, login)
+    if login.nomad_expired() or login.vault_expired():
+        # The Nomad token is a lease of the Vault token: when either ends, both do.
         raise AuthError(
-            f"Nomad token of {login.username} expired", hint="token expired — run mlctl login"
+            f"the login of {login.username} expired", hint="token expired — run mlctl login"
         )
     return login.nomad_token

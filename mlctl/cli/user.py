@@ -1,0 +1,132 @@
+"""``mlctl user``: add, list, show, change the password of, and remove users (admins)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from mlctl.cli.auth import read_password
+from mlctl.cli.main import state
+from mlctl.output import emit, note
+
+if TYPE_CHECKING:
+    from mlctl.settings import Settings
+    from mlctl.vault.client import Vault
+
+ROLES = ["admin", "operator", "data-scientist", "viewer"]
+CHANGE_COLUMNS = {"system": "SYSTEM", "kind": "KIND", "name": "NAME", "action": "ACTION"}
+
+
+@click.group()
+def user() -> None:
+    """Add, list, show and remove mlctl users (needs an admin login or VAULT_TOKEN).
+
+    Roles: admin (Vault setup, users, Nomad management), operator (write everywhere
+    in Nomad), data-scientist (its own namespaces only), viewer (read-only).
+
+    \b
+    Examples:
+      mlctl user add alice --role data-scientist --namespace team-a
+      mlctl user add victor --role viewer
+      mlctl user list
+      mlctl user show alice
+      mlctl user passwd alice
+      mlctl user remove alice
+    """
+
+
+def _vault(ctx: click.Context) -> tuple[Settings, Vault]:
+    from mlctl.vault.client import acting_token, connect
+
+    settings = state(ctx).settings()
+    return settings, connect(settings, acting_token(settings))
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Namespace of a data scientist (repeatable); created in Nomad if missing.",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_context
+def add(
+    ctx: click.Context, name: str, role: str, namespaces: tuple[str, ...], password_stdin: bool
+) -> None:
+    """Create user NAME with a role; the password is prompted twice (or read from stdin).
+
+    \b
+    Examples:
+      mlctl user add alice --role data-scientist --namespace team-a --namespace team-b
+      printf '%s\\n' "$PW" | mlctl user add ops1 --role operator --password-stdin
+    """
+    from mlctl.nomad.client import connect as nomad_connect
+    from mlctl.vault.roles import Role, check_grant, check_username
+    from mlctl.vault.users import add_user, check_password
+
+    settings, vault = _vault(ctx)
+    check_username(name)
+    check_grant(Role(role), namespaces)
+    password = check_password(read_password(password_stdin, confirm=True))
+    changes = add_user(
+        vault, lambda: nomad_connect(settings), name, Role(role), namespaces, password
+    )
+    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    note(f"user {name} added as {role}; they can now run: mlctl login {name}")
+
+
+@user.command("list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """List users with their role and namespaces."""
+    from dataclasses import asdict
+
+    from mlctl.vault.users import list_users
+
+    settings, vault = _vault(ctx)
+    rows = [asdict(v) for v in list_users(vault)]
+    emit(rows, settings.output, columns=["name", "role", "namespaces"], empty="no users yet")
+
+
+@user.command("show")
+@click.argument("name")
+@click.pass_context
+def show(ctx: click.Context, name: str) -> None:
+    """Show a user's role, namespaces, Vault policies and Nomad policies."""
+    from dataclasses import asdict
+
+    from mlctl.vault.users import show_user
+
+    settings, vault = _vault(ctx)
+    emit(asdict(show_user(vault, name)), settings.output)
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@click.pass_context
+def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME (prompted twice, or read from stdin)."""
+    from mlctl.vault.users import change_password
+
+    _, vault = _vault(ctx)
+    change_password(vault, name, read_password(password_stdin, confirm=True, prompt="New password"))
+    note(f"password of {name} changed")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.pass_context
+def remove(ctx: click.Context, name: str) -> None:
+    """Delete NAME and revoke every Vault and Nomad token it holds."""
+    from mlctl.vault.users import remove_user
+
+    settings, vault = _vault(ctx)
+    changes = remove_user(vault, name)
+    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    note(f"user {name} removed; their tokens are revoked")

@@ -1,0 +1,60 @@
+"""The policy texts shipped in vault-policies/, rendered for a user or namespace.
+
+Templates (``*.j2``) get only names already checked by :mod:`mlctl.vault.roles`, so
+nothing a user types can change a policy's structure.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jinja2
+
+from mlctl.paths import data_dir
+from mlctl.vault.roles import NOMAD_POLICY_FILES, Role, check_namespace, check_username
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(  # noqa: S701 - renders HCL, not HTML
+        loader=jinja2.FileSystemLoader(str(data_dir("vault-policies"))),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def _read(file: str) -> str:
+    return (data_dir("vault-policies") / file).read_text(encoding="utf-8")
+
+
+def vault_role_policies() -> dict[str, str]:
+    """Vault policy name -> text, for every role and the monitor."""
+    names = [f"mlctl-{role.value}" for role in Role] + ["mlctl-monitor"]
+    return {name: _read(f"{name}.hcl") for name in names}
+
+
+def user_vault_policy(username: str) -> str:
+    return (
+        _environment().get_template("mlctl-user.hcl.j2").render(username=check_username(username))
+    )
+
+
+def nomad_role_policies() -> dict[str, str]:
+    """Nomad ACL policy name -> rules, for the shared (non-namespace) policies."""
+    return {name: _read(file) for name, file in NOMAD_POLICY_FILES.items()}
+
+
+def data_scientist_nomad_policy(namespace: str) -> str:
+    return (
+        _environment()
+        .get_template("nomad-data-scientist.hcl.j2")
+        .render(namespace=check_namespace(namespace))
+    )
+
+
+def description_of(text: str) -> str:
+    """The first comment line of a policy, used as its Nomad description."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()[:200]
+    return ""

@@ -1,0 +1,34 @@
+"""Vault's duration format: integers are seconds, strings like "90s", "8h", "1h30m"."""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class DurationError(ValueError):
+    """A value that is not a duration; Vault answers 400."""
+
+
+def parse_duration(value: object) -> int:
+    """Seconds of a duration given as an int, a numeric string or a Go-style string."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        raise DurationError(f"invalid duration {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    pos, total = 0, 0.0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise DurationError(f"time: invalid duration {text!r}")
+    return int(total)

@@ -1,0 +1,13 @@
+# nomad-monitor: Nomad ACL policy of the monitor loop (AppRole mlctl-monitor).
+#
+# It follows the event stream and reads jobs, allocations and nodes everywhere, and it
+# applies start/stop schedules and scale rules, which needs scale-job. Nothing else:
+# it never submits, stops or execs into jobs.
+namespace "*" {
+  policy       = "read"
+  capabilities = ["scale-job"]
+}
+
+node {
+  policy = "read"
+}

@@ -1,0 +1,24 @@
+# nomad-operator: Nomad ACL policy of cluster operators (Vault role of admins is a
+# management token instead; see mlctl/vault/roles.py).
+#
+# Write in every namespace (deploy, scale, stop, exec, logs), write on nodes (drain,
+# eligibility), and read-only views of agents, operator/raft state and plugins.
+namespace "*" {
+  policy = "write"
+}
+
+node {
+  policy = "write"
+}
+
+agent {
+  policy = "read"
+}
+
+operator {
+  policy = "read"
+}
+
+plugin {
+  policy = "read"
+}

@@ -1,0 +1,11 @@
+# nomad-viewer: read-only Nomad ACL policy (mlctl status, history, nodes).
+#
+# "read" on a namespace means list-jobs, read-job, parse-job and reading scaling
+# state; no submit, scale, stop, logs or exec.
+namespace "*" {
+  policy = "read"
+}
+
+node {
+  policy = "read"
+}
