@@ -109,6 +109,10 @@ def _filter_words(reason: str, ask: GroupAsk) -> str:
     return f"constraint {reason}"
 
 
+def _amount(what: str, value: int, unit: str) -> str:
+    return f"{value} {unit} {what}" if value else f"enough {what}"
+
+
 def _summary(metric: AllocMetric, ask: GroupAsk) -> tuple[str, str]:
     dims = metric.get("DimensionExhausted") or {}
     filters = metric.get("ConstraintFiltered") or {}
@@ -121,8 +125,8 @@ def _summary(metric: AllocMetric, ask: GroupAsk) -> tuple[str, str]:
         )
     if dims:
         parts = [
-            f"{ask.cpu} MHz CPU" if "cpu" in dims else "",
-            f"{ask.memory} MiB memory" if "memory" in dims else "",
+            _amount("CPU", ask.cpu, "MHz") if "cpu" in dims else "",
+            _amount("memory", ask.memory, "MiB") if "memory" in dims else "",
         ]
         wanted = " and ".join(p for p in parts if p) or "enough free resources"
         return (
