@@ -174,9 +174,11 @@ def _second_opinion(info: tarfile.TarInfo, target: Path, archive: Path) -> None:
     if data_filter is None:
         return
     try:
-        data_filter(info, str(target))
+        filtered = data_filter(info, str(target))
     except tarfile.FilterError as exc:
         _refuse(archive, info.name, f"refused by tarfile's data filter: {exc}")
+    if filtered.name != info.name:  # the filter rewrites e.g. absolute names; we refuse them
+        _refuse(archive, info.name, "rewritten by tarfile's data filter")
 
 
 def _extract(
@@ -185,6 +187,8 @@ def _extract(
     written = 0
     for member in members:
         path = root.joinpath(*member.path.parts)
+        if root not in path.parents:  # a third check, at the point of writing
+            _refuse(archive, member.info.name, "would be written outside the target")
         if member.is_dir:
             path.mkdir(mode=0o755, parents=True, exist_ok=True)
             continue
@@ -213,7 +217,7 @@ def _copy(source: IO[bytes], out: IO[bytes], budget: int, archive: Path, name: s
 
 def _refuse(archive: Path, member: str, reason: str) -> NoReturn:
     raise UnsafeInput(
-        f"{archive}: member {printable(member)!r}: {reason}",
+        f"{archive}: member '{printable(member)}': {reason}",
         hint="nothing was unpacked; package bundles with: mlctl model package DIR",
     )
 
