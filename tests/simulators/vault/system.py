@@ -231,7 +231,10 @@ class SystemBackend:
         try:
             parse_policy(text)
         except PolicyError as exc:
-            raise VaultFailure(400, str(exc)) from exc
+            message = str(exc)
+            if not message.startswith("failed to parse policy"):
+                message = f"failed to parse policy: {message}"
+            raise VaultFailure(400, message) from exc
         self.core.policies[name] = text
         return Reply(204)
 
