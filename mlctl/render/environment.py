@@ -8,7 +8,7 @@ because HTML escaping is wrong for HCL; the ``hcl*`` filters do HCL's escaping i
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,23 @@ def make_environment(search_path: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(FILTERS)
+    env.filters.update({name: _strict(f) for name, f in FILTERS.items()})
     return env
+
+
+def _strict(filter_: Callable[[Any], str]) -> Callable[[Any], str]:
+    """Make an undefined value fail as *undefined* (naming it) before the filter sees it.
+
+    Without this a filter would report a confusing type error about ``StrictUndefined``.
+    """
+
+    def checked(value: Any) -> str:
+        if isinstance(value, jinja2.Undefined):
+            str(value)  # StrictUndefined raises UndefinedError: "'name' is undefined"
+        return filter_(value)
+
+    checked.__doc__ = filter_.__doc__
+    return checked
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,109 @@
+# Rendered by mlctl. Edit the bundle's mlctl.yaml or the deploy flags, not this file.
+job "mlctl-resnet" {
+  namespace   = "team-a"
+  type        = "service"
+  datacenters = ["dc1"]
+
+  meta = {
+    "managed-by" = "mlctl"
+    "mlctl.bundle_sha256" = "3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f"
+    "mlctl.model" = "resnet"
+    "mlctl.version" = "2.0.0"
+  }
+
+  group "model" {
+    count = 1
+
+    network {
+      port "http" {
+        to = 9000
+      }
+    }
+
+    service {
+      name     = "resnet"
+      provider = "nomad"
+      port     = "http"
+      tags     = ["mlctl", "model=resnet", "version=2.0.0"]
+
+      check {
+        type     = "http"
+        path     = "/readyz"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+
+    update {
+      max_parallel      = 1
+      canary            = 0
+      health_check      = "checks"
+      min_healthy_time  = "10s"
+      healthy_deadline  = "5m"
+      progress_deadline = "10m"
+      auto_revert       = true
+      auto_promote      = false
+    }
+
+    restart {
+      attempts = 2
+      interval = "30m"
+      delay    = "15s"
+      mode     = "fail"
+    }
+
+    reschedule {
+      delay          = "30s"
+      delay_function = "exponential"
+      max_delay      = "10m"
+      unlimited      = true
+    }
+
+    task "server" {
+      driver = "docker"
+
+      config {
+        image = "mlctl/runtime:0.1.0-cuda"
+        ports = ["http"]
+        args  = ["/local/bundle", "--host", "0.0.0.0", "--port", "${NOMAD_PORT_http}"]
+        runtime = "nvidia"
+      }
+
+      artifact {
+        source      = "https://store.example.com/models/resnet/3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f.tar.gz"
+        destination = "local/bundle"
+        options {
+          checksum = "sha256:3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f"
+        }
+      }
+
+      env = {
+        "MLCTL_BUNDLE_SHA256" = "3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f"
+        "MLCTL_MODEL_NAME" = "resnet"
+        "MLCTL_MODEL_VERSION" = "2.0.0"
+        "PYTHONUNBUFFERED" = "1"
+      }
+
+      resources {
+        cpu    = 2000
+        memory = 8192
+
+        device "nvidia/gpu" {
+          count = 2
+
+          constraint {
+            attribute = "${device.attr.memory}"
+            operator  = ">="
+            value     = "16384 MiB"
+          }
+
+          affinity {
+            attribute = "${device.model}"
+            value     = "Tesla T4"
+            weight    = 50
+          }
+        }
+      }
+    }
+  }
+}
