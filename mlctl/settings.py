@@ -90,6 +90,16 @@ class Settings:
     )
     """Basic-auth password for an HTTP artifact store (environment only, never a flag)."""
 
+    artifact_store_cacert: str | None = field(
+        default=None, metadata=_env("MLCTL_ARTIFACT_STORE_CACERT")
+    )
+    """CA bundle that verifies an HTTPS artifact store's certificate."""
+
+    artifact_read_url: str | None = field(default=None, metadata=_env("MLCTL_ARTIFACT_READ_URL"))
+    """Base URL Nomad clients download bundles from; the store URL when unset. It must
+    serve GET without credentials: credentials in a job would leak to anyone who can
+    read the job."""
+
     datacenters: tuple[str, ...] = field(default=("dc1",), metadata=_env("MLCTL_DATACENTERS"))
     """Nomad datacenters jobs may run in (comma-separated in the environment)."""
 
