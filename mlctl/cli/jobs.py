@@ -236,28 +236,28 @@ def _upload_progress(enabled: bool) -> Any:
     return bar()
 
 
-def _report_result(result: WatchResult, model: str, as_json: bool) -> None:
+def _report_result(result: WatchResult, model: str, release: str, as_json: bool) -> None:
+    """Print the outcome; failures raise the error whose status tells scripts what happened."""
     from mlctl.deploy.outcome import Outcome
     from mlctl.errors import DeploymentFailed, DeploymentReverted, Timeout
 
     payload = result.to_dict()
     description = payload.get("status_description") or ""
+    what = f"{model} {release} (job version {result.job_version})"
     error: MlctlError | None = None
     if result.outcome is Outcome.REVERTED:
         error = DeploymentReverted(
-            f"{model} version {result.job_version} failed and Nomad rolled back to "
-            f"version {result.reverted_to}: {description}",
+            f"{what} failed and Nomad rolled back to version {result.reverted_to}: {description}",
             hint=f"see why above; mlctl logs {model} --stderr shows the task's output",
         )
     elif result.outcome is Outcome.FAILED:
         error = DeploymentFailed(
-            f"{model} version {result.job_version} failed and was not rolled back: {description}",
+            f"{what} failed and was not rolled back: {description}",
             hint=f"no earlier stable version; fix the bundle or mlctl stop {model}",
         )
     elif result.outcome is Outcome.TIMED_OUT:
         error = Timeout(
-            f"{model} version {result.job_version} is still rolling out: "
-            + (description or "waiting"),
+            f"{what} is still rolling out: {description or 'waiting'}",
             hint=f"Nomad keeps going; follow it with mlctl status {model}",
         )
     if as_json:
@@ -270,7 +270,7 @@ def _report_result(result: WatchResult, model: str, as_json: bool) -> None:
     if error is not None:
         raise error
     messages = {
-        Outcome.SUCCESSFUL: f"{model} version {result.job_version} is deployed and healthy",
+        Outcome.SUCCESSFUL: f"{what} is deployed and healthy",
         Outcome.AWAITING_PROMOTION: (
             f"{model} canaries are healthy; promote them with: mlctl promote {model}"
         ),
@@ -362,13 +362,13 @@ def deploy(
         elif outcome is Outcome.DETACHED:
             click.echo(f"{config.name}: registered; follow it with: mlctl status {config.name}")
         else:
-            _report_result(result, config.name, as_json)
+            _report_result(result, config.name, config.version, as_json)
         return
     with RolloutDisplay(
         f"{config.name} {config.version}", live=None if not as_json else False
     ) as view:
         result = follow(client, planned.job_id, version, timeout, None if as_json else view.update)
-    _report_result(result, config.name, as_json)
+    _report_result(result, config.name, config.version, as_json)
 
 
 # --------------------------------------------------------------------------- status

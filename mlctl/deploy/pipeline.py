@@ -90,8 +90,6 @@ def artifact_location(
 
     Without a configured store (render/plan only) a placeholder URL stands in.
     """
-    from mlctl.artifacts import store_from_settings
-
     name = bundle.config.name
     if not settings.artifact_store:
         if upload:
@@ -102,6 +100,8 @@ def artifact_location(
                 hint="set MLCTL_ARTIFACT_STORE (https://host/models or file:///shared/dir)",
             )
         return f"{PLACEHOLDER_STORE}/{name}/{bundle.sha256}.tar.gz", True
+    from mlctl.artifacts import store_from_settings
+
     store = store_from_settings(settings)
     if upload:
         ref = store.upload(bundle.path, name=name, sha256=bundle.sha256, progress=progress)
