@@ -71,8 +71,10 @@ def connect(settings: Settings, token: str | None = None) -> Vault:
     redact.register(token)
     session = requests.Session()
     session.headers["User-Agent"] = f"mlctl/{__version__}"
+    # hvac prefers a given session's ``verify`` over its own argument: set both.
+    session.verify = _verify(settings)
     client = hvac.Client(
-        url=address, token=token, verify=_verify(settings), timeout=TIMEOUT, session=session
+        url=address, token=token, verify=session.verify, timeout=TIMEOUT, session=session
     )
     return Vault(client=client, address=address)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mlctl.errors import Conflict, InvalidInput, NotFound
+from mlctl.errors import ConfigError, Conflict, InvalidInput, NotFound
 from mlctl.nomad.client import NomadClient
-from mlctl.vault import leases, nomad_engine, policies, userpass
+from mlctl.vault import auth_methods, leases, mounts, nomad_engine, policies, userpass
 from mlctl.vault.bootstrap import ensure_namespace_grant, ensure_nomad_role, ensure_vault_policy
 from mlctl.vault.changes import Change
 from mlctl.vault.client import Vault
@@ -54,6 +54,18 @@ def check_password(password: str) -> str:
     return password
 
 
+def _require_bootstrap(vault: Vault) -> None:
+    """Users need userpass and the nomad/ engine; say so before writing anything."""
+    if (
+        auth_methods.enabled_auth_methods(vault).get("userpass") != "userpass"
+        or mounts.mounted_engines(vault).get("nomad") != "nomad"
+    ):
+        raise ConfigError(
+            f"Vault at {vault.address} is not set up for mlctl yet",
+            hint="run mlctl vault bootstrap first",
+        )
+
+
 def add_user(
     vault: Vault,
     nomad: Callable[[], NomadClient],
@@ -66,6 +78,7 @@ def add_user(
     check_username(name)
     granted = check_grant(role, namespaces)
     check_password(password)
+    _require_bootstrap(vault)
     if userpass.read_user(vault, name) is not None:
         raise Conflict(
             f"user {name} already exists",
