@@ -106,7 +106,7 @@ def artifact_location(
     if upload:
         ref = store.upload(bundle.path, name=name, sha256=bundle.sha256, progress=progress)
         return ref.url, False
-    return store.url_for(name, bundle.sha256), False
+    return store.read_url(name=name, sha256=bundle.sha256), False
 
 
 def render(
