@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from mlctl.errors import Conflict, InvalidInput
+from mlctl.errors import Conflict, InvalidInput, Unreachable
 from mlctl.nomad.transport import Transport
 from mlctl.nomad.types import (
     Allocation,
@@ -65,7 +65,8 @@ class Jobs:
             body.update(EnforceIndex=True, JobModifyIndex=enforce_index)
         try:
             return cast(WriteResponse, self._t.json("post", "job", job["ID"], json=body))
-        except InvalidInput as error:
+        except (InvalidInput, Unreachable) as error:
+            # Nomad answers a failed check-and-set with 400 or 500 depending on version.
             if enforce_index is not None and "modify index" in error.message.lower():
                 raise Conflict(
                     f"job {job['ID']} changed since it was planned",

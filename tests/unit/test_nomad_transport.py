@@ -265,3 +265,16 @@ def test_logs_stream_plain_bytes_with_tail_parameters(server):
     query = script.seen[0]["query"]
     for part in ("task=server", "type=stderr", "plain=true", "origin=end", "offset=400"):
         assert part in query
+
+
+def test_register_is_check_and_set_and_a_lost_race_is_a_conflict(server):
+    address, script = server
+    script.on(
+        "POST",
+        "/v1/job/x",
+        (500, "Enforcing job modify index 5: job exists with conflicting job modify index: 6", {}),
+    )
+    with pytest.raises(Conflict, match="changed since it was planned"):
+        client_for(address).jobs.register({"ID": "x"}, enforce_index=5)
+    assert script.seen[0]["body"] == {"Job": {"ID": "x"}, "EnforceIndex": True, "JobModifyIndex": 5}
+    assert len(script.seen) == 1  # a write is never retried
