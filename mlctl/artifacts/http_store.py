@@ -4,7 +4,7 @@ Existence is a ``HEAD``: the object's name is its sha256, so an object that exis
 the expected size *is* the same content (nginx sends no content hash to compare; use
 :meth:`HttpStore.verify` to download and hash when in doubt). Uploads stream the file
 with a Content-Length and report progress. Intermediate collections are created by the
-server (nginx ``create_full_put_path on``) or, when it answers 409, by ``MKCOL``.
+server (nginx ``create_full_put_path on``) or by a ``MKCOL`` before the first ``PUT``.
 """
 
 from __future__ import annotations
@@ -70,12 +70,9 @@ class HttpStore:
         read_url = self.read_url(name=name, sha256=sha256)
         if self.exists(name=name, sha256=sha256, size=size):
             return ArtifactRef(url=read_url, sha256=sha256, size=size, uploaded=False)
+        self._mkcol(f"{self.base_url}/{quote(name)}/")
         url = self._url(object_key(name, sha256))
-        response = self._put(url, path, size, progress)
-        if response.status_code == 409:  # parent collection missing: create it, retry once
-            self._mkcol(f"{self.base_url}/{quote(name)}/")
-            response = self._put(url, path, size, progress)
-        _raise_for_status(response, "PUT", url)
+        _raise_for_status(self._put(url, path, size, progress), "PUT", url)
         return ArtifactRef(url=read_url, sha256=sha256, size=size, uploaded=True)
 
     def verify(self, *, name: str, sha256: str) -> bool:
@@ -97,8 +94,13 @@ class HttpStore:
             reader.close()
 
     def _mkcol(self, url: str) -> None:
+        """Create the model's collection before the first PUT into it.
+
+        Servers disagree on a PUT below a missing collection (RFC 4918 says 409, nginx
+        without ``create_full_put_path`` answers 500), so create it up front instead.
+        405 means it already exists, or MKCOL is off and the server makes parents itself.
+        """
         response = self._send("MKCOL", url)
-        # 405: the collection already exists.
         if response.status_code not in {201, 405}:
             _raise_for_status(response, "MKCOL", url)
 
