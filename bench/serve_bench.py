@@ -1,0 +1,329 @@
+"""Closed-loop HTTP benchmark: mlctl serve vs MLServer vs a Flask wrapper vs the HTTP floor.
+
+One command:  python bench/serve_bench.py
+
+Each server serves the iris example on loopback, pinned to CPU 0; ``wrk`` (Debian's
+``apt-get install -y wrk``) runs on CPU 1 with 32 connections of single-row POSTs for a
+fixed time after a warm-up. Servers run one at a time, with their default settings.
+
+- mlctl (OIP v2 infer and /predict): ``python -m mlctl serve examples/iris``
+- MLServer + mlserver-sklearn on the same model saved as joblib, in its own venv
+  (created under bench/.venvs/ on first run; not a project dependency)
+- a Flask wrapper the way seed 003 generates one (bench/flask_wrapper.py)
+- a bare uvicorn endpoint answering a constant (bench/floor_app.py): the HTTP floor
+
+Targets (issue 2): >= 4x MLServer's req/s, p99 <= 1/4 of MLServer's, >= 50% of the floor.
+Results also go to bench/results/serve_bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+IRIS = REPO / "examples" / "iris"
+MLSERVER_VENV = BENCH / ".venvs" / "mlserver"
+RESULTS = BENCH / "results"
+ROW = [5.1, 3.5, 1.4, 0.2]
+OIP_BODY = json.dumps(
+    {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": ROW}]}
+)
+SIMPLE_BODY = json.dumps({"features": [ROW]})
+
+
+@dataclass
+class Target:
+    name: str
+    command: list[str]
+    ready_url: str
+    url: str
+    body: str
+    cwd: Path = REPO
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(command: list[str], cpu: int) -> list[str]:
+    """Pin to one CPU when there are two or more, so server and client do not fight."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu), *command]
+    return command
+
+
+def ensure_mlserver() -> Path | None:
+    """The venv's mlserver executable, installing MLServer there on first use."""
+    executable = MLSERVER_VENV / "bin" / "mlserver"
+    if executable.exists():
+        return executable
+    print(f"installing MLServer into {MLSERVER_VENV} (first run only) ...", file=sys.stderr)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True)
+        subprocess.run(
+            [str(MLSERVER_VENV / "bin" / "pip"), "install", "-q", "mlserver", "mlserver-sklearn"],
+            check=True,
+        )
+    except subprocess.CalledProcessError as exc:
+        print(f"MLServer could not be installed ({exc}); skipping it", file=sys.stderr)
+        return None
+    return executable if executable.exists() else None
+
+
+def mlserver_model_dir(workdir: Path, port: int) -> Path:
+    """The iris model as joblib plus MLServer's settings files (its sklearn runtime's format)."""
+    import joblib
+    import skops.io
+
+    model_file = IRIS / "model.skops"
+    model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
+    folder = workdir / "mlserver"
+    folder.mkdir()
+    joblib.dump(model, folder / "model.joblib")
+    (folder / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "iris",
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": "./model.joblib", "version": "1.0.0"},
+            }
+        )
+    )
+    (folder / "settings.json").write_text(
+        json.dumps({"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()})
+    )
+    return folder
+
+
+def targets(workdir: Path, include_mlserver: bool) -> list[Target]:
+    found: list[Target] = []
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    found.append(
+        Target(
+            "mlctl serve (OIP v2 infer)",
+            [sys.executable, "-m", "mlctl", "serve", str(IRIS), "--port", str(port)],
+            f"{base}/readyz",
+            f"{base}/v2/models/iris/infer",
+            OIP_BODY,
+        )
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    found.append(
+        Target(
+            "mlctl serve (/predict)",
+            [sys.executable, "-m", "mlctl", "serve", str(IRIS), "--port", str(port)],
+            f"{base}/readyz",
+            f"{base}/predict",
+            SIMPLE_BODY,
+        )
+    )
+    if include_mlserver and (mlserver := ensure_mlserver()) is not None:
+        port = free_port()
+        folder = mlserver_model_dir(workdir, port)
+        base = f"http://127.0.0.1:{port}"
+        found.append(
+            Target(
+                "MLServer + sklearn (OIP v2 infer)",
+                [str(mlserver), "start", str(folder)],
+                f"{base}/v2/models/iris/ready",
+                f"{base}/v2/models/iris/infer",
+                OIP_BODY,
+                cwd=folder,
+            )
+        )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    found.append(
+        Target(
+            "Flask wrapper, seed 003 style (/predict)",
+            [sys.executable, str(BENCH / "flask_wrapper.py"), str(IRIS), str(port)],
+            f"{base}/healthCheck",
+            f"{base}/predict",
+            SIMPLE_BODY,
+        )
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    found.append(
+        Target(
+            "HTTP floor: bare uvicorn constant",
+            [sys.executable, str(BENCH / "floor_app.py"), str(port)],
+            f"{base}/",
+            f"{base}/",
+            SIMPLE_BODY,
+        )
+    )
+    return found
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with {process.returncode} before becoming ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"not ready after {timeout:.0f} s")
+
+
+def run_wrk(url: str, body: str, seconds: float, connections: int, script_dir: Path) -> str:
+    script = script_dir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    command = pinned(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script), url],
+        1,
+    )
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(name: str, output: str) -> Result:
+    def percentile(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if match is None:
+            raise ValueError(f"no {label}th percentile in wrk output:\n{output}")
+        return float(match.group(1)) * _UNITS[match.group(2)]
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return Result(
+        name, float(rate.group(1)) if rate else 0.0, percentile("50"), percentile("99"), errors
+    )
+
+
+def measure(
+    target: Target, seconds: float, warmup: float, connections: int, workdir: Path
+) -> Result:
+    process = subprocess.Popen(
+        pinned(target.command, 0),
+        cwd=target.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # access logs are written, just not kept
+    )
+    try:
+        wait_ready(target.ready_url, process)
+        run_wrk(target.url, target.body, warmup, connections, workdir)
+        return parse_wrk(
+            target.name, run_wrk(target.url, target.body, seconds, connections, workdir)
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def ratio_lines(results: dict[str, Result]) -> list[str]:
+    ours = results.get("mlctl serve (OIP v2 infer)")
+    mlserver = results.get("MLServer + sklearn (OIP v2 infer)")
+    floor = results.get("HTTP floor: bare uvicorn constant")
+    lines = []
+    if ours and mlserver:
+        lines.append(
+            f"ours/MLServer req/s   {ours.requests_per_second / mlserver.requests_per_second:6.2f}x"
+            "   target >= 4x"
+        )
+        lines.append(
+            f"ours/MLServer p99     {ours.p99_ms / mlserver.p99_ms:6.2f}    target <= 0.25"
+        )
+    if ours and floor:
+        share = 100 * ours.requests_per_second / floor.requests_per_second
+        lines.append(f"ours/floor req/s      {share:5.0f}%    target >= 50%")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per server")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of load before measuring"
+    )
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--skip-mlserver", action="store_true", help="do not install/run MLServer")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    results: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory(prefix="mlctl-bench-") as scratch:
+        workdir = Path(scratch)
+        for target in targets(workdir, include_mlserver=not args.skip_mlserver):
+            print(f"measuring {target.name} ...", file=sys.stderr)
+            try:
+                results[target.name] = measure(
+                    target, args.duration, args.warmup, args.connections, workdir
+                )
+            except (RuntimeError, subprocess.CalledProcessError, ValueError) as exc:
+                print(f"  {target.name}: failed: {exc}", file=sys.stderr)
+    load = os.getloadavg()
+    print(
+        f"\n{args.connections} connections, single-row POSTs, {args.duration:g} s each, "
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f}\n"
+    )
+    print(f"{'server':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for result in results.values():
+        print(
+            f"{result.name:44} {result.requests_per_second:9.0f} {result.p50_ms:8.2f} "
+            f"{result.p99_ms:8.2f} {result.errors:7d}"
+        )
+    print()
+    for line in ratio_lines(results):
+        print(line)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "serve_bench.json").write_text(
+        json.dumps(
+            {"load_average": load, "results": [asdict(r) for r in results.values()]}, indent=2
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
