@@ -199,3 +199,45 @@ def test_user_add_before_bootstrap_says_what_to_run(vault_env, monkeypatch):
     result = run_cli(["user", "add", "bob", "--role", "viewer", "--password-stdin"], PASSWORD)
     assert result.status == ExitStatus.CONFIG
     assert "mlctl vault bootstrap" in result.stderr
+
+
+def test_a_login_near_expiry_is_renewed_on_use(victor, vault_env):
+    import hvac
+
+    from mlctl.credentials import read_login, resolve_nomad_token
+    from mlctl.vault.policy_files import vault_role_policies
+
+    root = hvac.Client(url=vault_env.address, token=vault_env.root_token)
+    root.sys.create_or_update_acl_policy("mlctl-viewer", vault_role_policies()["mlctl-viewer"])
+    client = hvac.Client(url=vault_env.address)
+    auth = client.auth.userpass.login("victor", PASSWORD)["auth"]
+    settings = load_settings()
+    now = time.time()
+    write_login(
+        settings,
+        CachedLogin(
+            username="victor",
+            vault_token=auth["client_token"],
+            vault_expires_at=now + 60,  # the last minute of an hour-long login
+            nomad_token="nomad-secret-not-leased",
+            renewed_at=now - 3540,
+        ),
+    )
+    assert resolve_nomad_token(settings) == "nomad-secret-not-leased"
+    renewed = read_login(settings)
+    assert renewed is not None and renewed.vault_expires_at > now + 3600
+    assert not renewed.due_for_renewal()
+
+
+def test_every_command_has_help_with_examples():
+    for args in (
+        ["vault", "bootstrap"],
+        ["user", "add"],
+        ["user"],
+        ["login"],
+        ["logout"],
+        ["whoami"],
+    ):
+        result = run_cli([*args, "--help"])
+        assert result.status == 0, args
+        assert "Examples:" in result.stdout, args
