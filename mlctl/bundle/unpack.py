@@ -59,10 +59,10 @@ def safe_unpack(
     """
     target = target_dir.absolute()
     _require_empty(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     stream_limit = max_total_bytes + (max_members + 16) * 3 * tarfile.BLOCKSIZE
     with _open_archive(archive, stream_limit) as tar:
         members = _checked_members(tar, archive, target, max_total_bytes, max_members)
+        target.parent.mkdir(parents=True, exist_ok=True)
         temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.unpack-"))
         try:
             _extract(tar, members, temp, archive, max_total_bytes)

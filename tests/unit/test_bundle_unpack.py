@@ -7,6 +7,7 @@ import io
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,8 +36,7 @@ def _assert_refused(
     assert reason in error.message
     assert "nothing was unpacked" in error.one_line()
     assert not target.exists()
-    after = [p for p in tree_listing(sandbox) if p != "out"]  # the parent may be created
-    assert after == before
+    assert tree_listing(sandbox) == before
     return error
 
 
@@ -213,3 +213,27 @@ def test_random_member_names_never_escape(names: list[str]) -> None:
             return
         for path in tree_listing(sandbox):
             assert path == "random.tar.gz" or path == "box" or path.startswith("box/out")
+
+
+def test_failure_while_writing_removes_the_partial_tree(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlctl.bundle import unpack as unpack_module
+
+    real_copy = unpack_module._copy
+    copies: list[str] = []
+
+    def failing_copy(*args: Any) -> int:
+        copies.append(args[-1])
+        if len(copies) == 2:
+            raise OSError("disk full")
+        return real_copy(*args)
+
+    monkeypatch.setattr(unpack_module, "_copy", failing_copy)
+    archive = write_tar(sandbox / "ok.tar.gz", [GOOD, Member("sub/model.bin", b"m" * 1000)])
+    before = tree_listing(sandbox)
+    with pytest.raises(OSError, match="disk full"):
+        safe_unpack(archive, sandbox / "out" / "bundle")
+    assert copies == ["mlctl.yaml", "sub/model.bin"]  # the first file had been written
+    assert [p for p in tree_listing(sandbox) if p != "out"] == before
+    assert list((sandbox / "out").iterdir()) == []
