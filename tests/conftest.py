@@ -12,7 +12,11 @@ from mlctl import redact
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fixture plugins of the simulators and other shared helpers; each area adds its own line.
-pytest_plugins: list[str] = ["tests.bundle_fixtures", "tests.simulators.vault.fixtures"]
+pytest_plugins: list[str] = [
+    "tests.bundle_fixtures",
+    "tests.simulators.vault.fixtures",
+    "tests.simulators.nomad.fixtures",
+]
 
 _HASHICORP_ENV = (
     "NOMAD_ADDR",

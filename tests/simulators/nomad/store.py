@@ -1,0 +1,113 @@
+"""The simulator's in-memory state: tables, the Raft-like index and change notification.
+
+One re-entrant lock guards everything; a condition variable wakes blocking queries
+and event-stream readers whenever a table's index moves.  Each table remembers the
+index of its last change, which is what Nomad reports in ``X-Nomad-Index``.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import SimClock
+
+JSON = dict[str, Any]
+
+TABLES = (
+    "jobs",
+    "job_versions",
+    "job_summary",
+    "evals",
+    "allocs",
+    "deployment",
+    "nodes",
+    "services",
+    "namespaces",
+    "acl_policy",
+    "acl_token",
+    "variables",
+    "scaling_event",
+)
+
+EVENT_BUFFER = 4096
+
+
+def new_id() -> str:
+    """A random UUID like every Nomad object ID."""
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Event:
+    """One entry of the event stream (already in its JSON shape)."""
+
+    topic: str
+    type: str
+    key: str
+    namespace: str
+    index: int
+    payload: JSON
+    filter_keys: list[str] = field(default_factory=list)
+
+    def to_api(self) -> JSON:
+        return {
+            "Topic": self.topic,
+            "Type": self.type,
+            "Key": self.key,
+            "Namespace": self.namespace,
+            "FilterKeys": self.filter_keys or None,
+            "Index": self.index,
+            "Payload": self.payload,
+        }
+
+
+class Store:
+    """Tables plus the index bookkeeping shared by the HTTP layer and the scheduler."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.index = 1
+        self.table_index: dict[str, int] = dict.fromkeys(TABLES, 1)
+        self.events: deque[Event] = deque(maxlen=EVENT_BUFFER)
+        self.stream_generation = 0  # bumped to cut every open event stream
+
+    def bump(self, *tables: str) -> int:
+        """Advance the global index and stamp the given tables with it."""
+        with self.lock:
+            self.index += 1
+            for table in tables:
+                if table not in self.table_index:
+                    raise KeyError(f"unknown table {table}")
+                self.table_index[table] = self.index
+            self.changed.notify_all()
+            return self.index
+
+    def max_index(self, tables: Iterable[str]) -> int:
+        with self.lock:
+            return max(self.table_index[t] for t in tables)
+
+    def wait_for_change(self, tables: Iterable[str], after: int, timeout: float) -> int:
+        """Block until one of the tables moves past ``after`` or ``timeout`` real seconds pass."""
+        names = list(tables)
+        with self.changed:
+            self.changed.wait_for(lambda: self.max_index(names) > after, timeout=timeout)
+            return self.max_index(names)
+
+    def publish(self, event: Event) -> None:
+        """Append to the event buffer (callers hold the lock and have bumped the index)."""
+        with self.lock:
+            self.events.append(event)
+            self.changed.notify_all()
+
+    def cut_streams(self) -> None:
+        """Make every open event stream end (steering: simulate a dropped connection)."""
+        with self.lock:
+            self.stream_generation += 1
+            self.changed.notify_all()
