@@ -87,7 +87,9 @@ def ensure_mlserver() -> Path | None:
     try:
         subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True)
         subprocess.run(
-            [str(MLSERVER_VENV / "bin" / "pip"), "install", "-q", "mlserver", "mlserver-sklearn"],
+            # MLServer 1.7 calls asyncio.get_event_loop() in its workers, which uvloop >= 0.22
+            # no longer allows: keep the uvloop its release was made with.
+            [str(MLSERVER_VENV / "bin" / "pip"), "install", "-q", "mlserver", "mlserver-sklearn", "uvloop<0.22"],
             check=True,
         )
     except subprocess.CalledProcessError as exc:

@@ -7,6 +7,7 @@ matched to the traceback in the server log.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 import traceback
@@ -74,15 +75,46 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 class EventLog:
-    """One JSON object per line on a stream (stderr): access lines and error reports."""
+    """One JSON object per line on a stream (stderr): access lines and error reports.
+
+    Access lines are batched and written every ``FLUSH_SECONDS`` from the event loop:
+    stderr is line-buffered, so writing each line at once cost a system call per request
+    (measured as a visible share of the request path under load). Error reports and
+    lines written outside an event loop go out immediately.
+    """
+
+    FLUSH_SECONDS = 0.05
 
     def __init__(self, stream: TextIO | None = None, *, access: bool = True) -> None:
         self._stream = stream
         self.access = access
+        self._pending: list[bytes] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], *, urgent: bool = False) -> None:
+        self._pending.append(orjson.dumps(record))
+        if urgent:
+            self.flush()
+            return
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_handle = loop.call_later(self.FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Write out every pending line (also called on shutdown)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._pending:
+            return
+        lines = b"\n".join(self._pending).decode() + "\n"
+        self._pending.clear()
         stream = self._stream or sys.stderr
-        stream.write(orjson.dumps(record).decode() + "\n")
+        stream.write(lines)
         stream.flush()
 
     def error(self, error_id: str, message: str, exc: BaseException) -> None:
@@ -94,7 +126,8 @@ class EventLog:
                 "error_id": error_id,
                 "message": message,
                 "traceback": "".join(traceback.format_exception(exc)),
-            }
+            },
+            urgent=True,
         )
 
 
@@ -120,6 +153,9 @@ class AccessLogMiddleware:
         self.app = app
         self.metrics = metrics
         self.log = log
+        # Labelled children looked up once per label set: .labels() takes a lock each call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,8 +180,15 @@ class AccessLogMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
-            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(template).observe(elapsed)
+            key = (template, scope["method"], status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self.metrics.requests.labels(*key[:2], str(status))
+            counter.inc()
+            latency = self._latencies.get(template)
+            if latency is None:
+                latency = self._latencies[template] = self.metrics.latency.labels(template)
+            latency.observe(elapsed)
             if self.log.access:
                 line = {
                     "time": round(time.time(), 3),

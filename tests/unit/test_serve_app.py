@@ -274,6 +274,7 @@ def test_metrics_count_requests_batches_and_load_time(
     assert "mlctl_requests_in_flight" in text
     load = next(line for line in text.splitlines() if line.startswith("mlctl_model_load_seconds{"))
     assert float(load.split()[-1]) > 0
+    client.app.state.server.log.flush()  # access lines are written in batches
     access = [line for line in log_lines(log_stream) if line.get("path") == "/predict"]
     assert [line["status"] for line in access] == [200, 400]
     assert all(isinstance(line["duration_ms"], float) for line in access)
