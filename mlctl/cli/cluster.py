@@ -158,7 +158,7 @@ def _report(ctx: click.Context, result: Any, request: Any, output: str) -> None:
     run_state = result.state
     failures = list(run_state.failures)
     if not result.ok and not failures:
-        failures = [_failure_from_log(result.log)]
+        failures = [_failure_from_log(result.log, request)]
     summary = {
         "status": "ok" if result.ok else "failed",
         "playbook": str(request.playbook),
@@ -186,22 +186,31 @@ def _report(ctx: click.Context, result: Any, request: Any, output: str) -> None:
         note(f"full log: {result.log}")
         ctx.exit(int(ExitStatus.PROVISION_FAILED))
     first = failures[0]
-    where = "unreachable" if first.unreachable else f"task {first.task or 'ansible-playbook'!r}"
+    if first.host == "-":
+        raise ProvisionFailed(f"ansible-playbook: {first.message}", hint=f"full log: {result.log}")
+    where = "unreachable" if first.unreachable else f"task {first.task!r}"
     raise ProvisionFailed(
         f"host {first.host}: {where}: {first.message}", hint=f"full log: {result.log}"
     )
 
 
-def _failure_from_log(log: Path) -> Any:
-    """When Ansible stopped before any task (bad inventory, syntax error): its last error."""
+def _failure_from_log(log: Path, request: Any) -> Any:
+    """Why a run failed without a failed task: Ansible's first error, or no host matched."""
     from mlctl.provision.events import Failure
 
     try:
         lines = [ln.strip() for ln in log.read_text(encoding="utf-8").splitlines() if ln.strip()]
     except OSError:
         lines = []
-    errors = [ln for ln in lines if "ERROR" in ln] or lines[-1:] or ["no output from Ansible"]
-    return Failure(host="-", task="", message=errors[0])
+    errors = [ln for ln in lines if "ERROR" in ln]
+    if errors:
+        return Failure(host="-", task="", message=errors[0])
+    limit = f" and --limit {request.limit}" if request.limit else ""
+    return Failure(
+        host="-",
+        task="",
+        message=f"no host of {request.inventory}{limit} is in a group the playbook targets",
+    )
 
 
 # --- inventory -------------------------------------------------------------------------

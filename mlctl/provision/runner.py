@@ -57,7 +57,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.rc == 0 and self.state.ok
+        """Success means Ansible finished cleanly AND worked on at least one host."""
+        return self.rc == 0 and self.state.ok and bool(self.state.hosts)
 
 
 def check_request(request: RunRequest) -> None:
@@ -116,7 +117,12 @@ def run_playbook(
             cmdline=_cmdline(request),
             event_handler=handle,
             quiet=True,
-            envvars={"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+            envvars={
+                "ANSIBLE_FORCE_COLOR": "0",
+                "ANSIBLE_NOCOLOR": "1",
+                # An inventory Ansible cannot parse is an error, not "no hosts matched".
+                "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1",
+            },
         )
     finally:
         (run_dir / "env" / "extravars").unlink(missing_ok=True)
