@@ -99,9 +99,9 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
 
 def deployment_done(client: Any, job_id: str, version: int) -> Callable[[], Any]:
     def check() -> Any:
-        dep = client.job.get_deployment(job_id)
-        if dep and dep["JobVersion"] == version and dep["Status"] not in ("running", "pending"):
-            return dep
+        for dep in client.job.get_deployments(job_id):
+            if dep["JobVersion"] == version and dep["Status"] not in ("running", "pending", "paused"):
+                return dep
         return None
 
     return check

@@ -242,7 +242,10 @@ class Reconciler:
         failed_current = [a for a in current if a.client_status == "failed"]
         self._reschedule(group, failed_current, dep_failed, out)
 
-        missing = count - len(current) - len(outdated)
+        promoted = bool(state and state["Promoted"])
+        # Unpromoted canaries run beside the old allocations; they do not count yet.
+        canaries = [a for a in current if a.canary and not promoted]
+        missing = count - (len(current) - len(canaries)) - len(outdated)
         if missing < 0:  # scale down: drop outdated first, then the newest current ones
             for alloc in sorted(outdated, key=lambda a: -a.index)[:-missing]:
                 self._stop(alloc, "alloc not needed due to job update")
@@ -260,6 +263,13 @@ class Reconciler:
         if needs_deployment and not dep_failed:
             dep = self._ensure_deployment(group, want_canaries)
             state = dep["TaskGroups"].get(group["Name"]) if dep else None
+        if dep is not None and not self.dry_run and state is not None:
+            for alloc in inplace:  # join the new deployment; health is judged again
+                alloc.deployment_id = dep["ID"]
+                alloc.deployment_status = None
+                alloc.forced_health = None
+                alloc.health_deadline = self.now + (update or {}).get("HealthyDeadline", 0) / 1e9
+                state["PlacedAllocs"] += 1
         taken = {a.index for a in current} | {a.index for a in outdated}
         free = iter(self._free_indexes(taken))
         for _ in range(max(0, missing)):
