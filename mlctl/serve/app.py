@@ -27,6 +27,7 @@ import mlctl
 from mlctl.bundle.config import read_config
 from mlctl.bundle.schema import BundleConfig, TensorSpec
 from mlctl.serve.batching import Batcher, BatcherClosed
+from mlctl.serve.fastpath import FastPath, hot_routes
 from mlctl.serve.http import (
     AccessLogMiddleware,
     EventLog,
@@ -109,10 +110,22 @@ def make_app(
             event_log.flush()
 
     routes = _routes(state, serving.max_body_bytes)
+    model = {"name": config.name}
+    hot = hot_routes(
+        routes,
+        {
+            "/predict": {},
+            "/v2/models/{name}/infer": model,
+            "/v2/models/{name}/versions/{version}/infer": {**model, "version": config.version},
+        },
+    )
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(AccessLogMiddleware, metrics=state.metrics, log=event_log)],
+        middleware=[
+            Middleware(AccessLogMiddleware, metrics=state.metrics, log=event_log),
+            Middleware(FastPath, routes=hot),
+        ],
         exception_handlers={HTTPException: _http_exception},
     )
     app.state.server = state

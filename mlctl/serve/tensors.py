@@ -289,7 +289,8 @@ def encode_response(
 def _as_output_array(value: Any, datatype: Datatype) -> np.ndarray:
     if datatype is Datatype.BYTES:
         array = np.asarray(value, dtype=np.object_)
-        return np.vectorize(_as_text, otypes=[np.object_])(array) if array.size else array
+        texts = [_as_text(item) for item in array.reshape(-1)]
+        return np.array(texts, dtype=np.object_).reshape(array.shape)
     return np.asarray(value, dtype=NUMPY_DTYPES[datatype])
 
 
