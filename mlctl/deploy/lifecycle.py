@@ -54,7 +54,7 @@ def list_models(client: NomadClient) -> list[dict[str, Any]]:
             continue
         job = client.jobs.read(stub["ID"])
         allocs, _ = client.jobs.allocations(stub["ID"])
-        rows.append(model_row(job, allocs, client.services.of_job(stub["ID"])))
+        rows.append(model_row(job, allocs, client.services.for_job(job)))
     return rows
 
 
@@ -66,7 +66,7 @@ def model_detail(client: NomadClient, model: str) -> dict[str, Any]:
     full = [client.allocations.read(a.get("ID", "")) for a in live]
     deployment, _ = client.jobs.latest_deployment(job["ID"])
     return {
-        "model": model_row(job, allocs, client.services.of_job(job["ID"])),
+        "model": model_row(job, allocs, client.services.for_job(job)),
         "deployment": {
             "id": deployment.get("ID"),
             "job_version": deployment.get("JobVersion"),

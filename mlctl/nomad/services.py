@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import cast
 
 from mlctl.nomad.transport import Transport
-from mlctl.nomad.types import ServiceRegistration
+from mlctl.nomad.types import Job, ServiceRegistration
 
 
 class Services:
-    """``/v1/service/:name`` and ``/v1/job/:id/services``."""
+    """``/v1/service/:name``."""
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
@@ -21,6 +21,20 @@ class Services:
             list[ServiceRegistration], self._t.json("get", "service", name, params=params) or []
         )
 
-    def of_job(self, job_id: str) -> list[ServiceRegistration]:
-        """Every registration belonging to ``job_id``."""
-        return cast(list[ServiceRegistration], self._t.json("get", "job", job_id, "services") or [])
+    def for_job(self, job: Job) -> list[ServiceRegistration]:
+        """The registrations of every service ``job`` declares (its groups' and tasks')."""
+        names = sorted(
+            {
+                service.get("Name", "")
+                for group in job.get("TaskGroups") or []
+                for holder in [group, *(group.get("Tasks") or [])]
+                for service in holder.get("Services") or []
+            }
+            - {""}
+        )
+        return [
+            registration
+            for name in names
+            for registration in self.read(name)
+            if registration.get("JobID") == job.get("ID")
+        ]

@@ -34,6 +34,7 @@ class Task(TypedDict, total=False):
     Driver: str
     Config: dict[str, Any]
     Resources: TaskResources
+    Services: list[dict[str, Any]] | None
     Meta: dict[str, str] | None
 
 

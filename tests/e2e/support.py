@@ -38,10 +38,12 @@ def make_bundle(
 
 
 def use_cluster(monkeypatch: pytest.MonkeyPatch, cluster: Any, store: Path) -> None:
-    """Point mlctl at ``cluster`` with its management token and a file:// store."""
+    """Point mlctl at ``cluster`` (with its management token when ACLs are on) and a
+    file:// store."""
     store.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("NOMAD_ADDR", str(cluster.address))
-    monkeypatch.setenv("NOMAD_TOKEN", str(cluster.management_token))
+    if cluster.management_token:
+        monkeypatch.setenv("NOMAD_TOKEN", str(cluster.management_token))
     monkeypatch.setenv("MLCTL_ARTIFACT_STORE", store.resolve().as_uri())
 
 

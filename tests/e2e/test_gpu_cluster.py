@@ -89,7 +89,7 @@ def test_gpu_cluster_story(cluster, tmp_path):
     assert mlctl("status", "llama").status == ExitStatus.NOT_FOUND
 
     # A new version whose task fails is rolled back by Nomad, and reported as such.
-    steer(cluster, "makes a task fail").behaviour.set("fail", job="mlctl-iris", version=1)
+    steer(cluster, "makes a task fail").set_behaviour("fail", job="mlctl-iris", version=1)
     broken = make_bundle(tmp_path, "iris", version="1.1.0")
     reverted = mlctl("deploy", str(broken), "--timeout", str(CONVERGE_SECONDS))
     assert reverted.status == ExitStatus.DEPLOY_REVERTED, reverted.stderr

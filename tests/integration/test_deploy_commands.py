@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mlctl.errors import ExitStatus
+from tests.cli_runner import run_cli
 from tests.e2e.support import make_bundle, mlctl, mlctl_json, steer, use_cluster
+from tests.simulators.nomad.topology import default_cluster
 
 TIMEOUT = "120"
 
@@ -89,7 +91,7 @@ def test_deploy_uploads_to_the_file_store(cluster, tmp_path):
 
 
 def test_first_version_failing_is_failed_not_reverted(cluster, tmp_path):
-    steer(cluster, "makes a task fail").behaviour.set("fail", job="mlctl-iris")
+    steer(cluster, "makes a task fail").set_behaviour("fail", job="mlctl-iris")
     status, result = mlctl_json("deploy", str(make_bundle(tmp_path, "iris")), "--timeout", TIMEOUT)
     assert status == ExitStatus.DEPLOY_FAILED
     assert result["outcome"] == "failed" and result["reverted_to_version"] is None
@@ -97,27 +99,48 @@ def test_first_version_failing_is_failed_not_reverted(cluster, tmp_path):
 
 
 def test_oom_is_reported_in_plain_words(cluster, tmp_path):
-    steer(cluster, "makes a task run out of memory").behaviour.set("oom", job="mlctl-iris")
+    steer(cluster, "makes a task run out of memory").set_behaviour("oom", job="mlctl-iris")
     result = mlctl("deploy", str(make_bundle(tmp_path, "iris")), "--timeout", TIMEOUT)
     assert result.status == ExitStatus.DEPLOY_FAILED
     assert "out of memory" in result.stderr
 
 
 def test_timeout_is_its_own_status(cluster, tmp_path):
-    steer(cluster, "keeps a deployment from finishing").behaviour.set("unhealthy", job="mlctl-iris")
+    steer(cluster, "keeps a deployment from finishing").set_behaviour("unhealthy", job="mlctl-iris")
     result = mlctl("deploy", str(make_bundle(tmp_path, "iris")), "--timeout", "1")
     assert result.status == ExitStatus.TIMEOUT, result.stderr
     assert "still rolling out" in result.stderr
 
 
-def test_deploy_without_token_on_an_acl_cluster_says_log_in(cluster, tmp_path, monkeypatch):
+@pytest.fixture
+def acl_cluster(nomad_sim_factory, tmp_path, monkeypatch):
+    """A Nomad with ACLs on (``nomad agent -dev`` has them off, so always the simulator)."""
+    handle = nomad_sim_factory(nodes=default_cluster(), acl=True)
+    use_cluster(monkeypatch, handle, tmp_path / "store")
+    return handle
+
+
+def test_with_acls_the_management_token_may_plan(acl_cluster, tmp_path):
+    assert mlctl("plan", str(make_bundle(tmp_path, "iris"))).status == 0
+
+
+def test_with_acls_no_token_says_log_in(acl_cluster, tmp_path, monkeypatch):
     monkeypatch.delenv("NOMAD_TOKEN")
     result = mlctl("plan", str(make_bundle(tmp_path, "iris")))
-    if result.status == 0:
-        pytest.skip("this Nomad runs without ACLs")
     assert result.status == ExitStatus.PERMISSION
     assert "permission denied: POST /v1/jobs/parse" in result.stderr
     assert "not logged in — run mlctl login" in result.stderr
+
+
+def test_with_acls_an_unknown_token_is_an_auth_error_and_stays_secret(
+    acl_cluster, tmp_path, monkeypatch
+):
+    secret = "5f3b1c2a-0000-4000-8000-00000000dead"
+    monkeypatch.setenv("NOMAD_TOKEN", secret)
+    result = run_cli(["-o", "json", "status"])
+    assert result.status == ExitStatus.AUTH  # Nomad: 403 "ACL token not found"
+    assert "run mlctl login" in result.stderr
+    assert secret not in result.stdout + result.stderr
 
 
 def test_unreachable_nomad_is_one_line(tmp_path, monkeypatch):

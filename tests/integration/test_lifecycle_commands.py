@@ -55,7 +55,7 @@ def test_scale_up_and_down(deployed):
 
 
 def test_scale_during_a_deployment_is_a_conflict(deployed, tmp_path):
-    steer(deployed, "keeps a deployment running").behaviour.set(
+    steer(deployed, "keeps a deployment running").set_behaviour(
         "unhealthy", job="mlctl-iris", version=1
     )
     bundle = make_bundle(tmp_path, "iris", version="2.0.0")
