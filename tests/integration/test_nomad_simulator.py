@@ -100,7 +100,11 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
 def deployment_done(client: Any, job_id: str, version: int) -> Callable[[], Any]:
     def check() -> Any:
         for dep in client.job.get_deployments(job_id):
-            if dep["JobVersion"] == version and dep["Status"] not in ("running", "pending", "paused"):
+            if dep["JobVersion"] == version and dep["Status"] not in (
+                "running",
+                "pending",
+                "paused",
+            ):
                 return dep
         return None
 
@@ -186,5 +190,7 @@ def test_gpu_exhaustion_in_plan_and_blocked_eval(client: Any, nomad_cluster: Nom
     assert evaluation["BlockedEval"]
     assert client.evaluation.get_evaluation(evaluation["BlockedEval"])["Status"] == "blocked"
     requests.delete(f"{nomad_cluster.address}/v1/job/gpu-a?purge=true", timeout=5)
-    wait_for(lambda: any(a["ClientStatus"] == "running" for a in client.job.get_allocations("gpu-b")),
-             "the blocked GPU job to be placed once GPUs free up")
+    wait_for(
+        lambda: any(a["ClientStatus"] == "running" for a in client.job.get_allocations("gpu-b")),
+        "the blocked GPU job to be placed once GPUs free up",
+    )

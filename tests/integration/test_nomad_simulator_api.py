@@ -29,8 +29,12 @@ node { policy = "read" }
 def acl_cluster(nomad_sim_factory: SimFactory) -> NomadHandle:
     handle = nomad_sim_factory(acl=True)
     admin = handle.client()
-    requests.post(f"{handle.address}/v1/namespace", json={"Name": "team-a"},
-                  headers={"X-Nomad-Token": handle.management_token}, timeout=5).raise_for_status()
+    requests.post(
+        f"{handle.address}/v1/namespace",
+        json={"Name": "team-a"},
+        headers={"X-Nomad-Token": handle.management_token},
+        timeout=5,
+    ).raise_for_status()
     admin.acl.create_policy("team-a-dev", {"Name": "team-a-dev", "Rules": TEAM_A_POLICY})
     return handle
 
@@ -68,11 +72,16 @@ def test_acl_rejects_missing_unknown_and_expired_tokens(acl_cluster: NomadHandle
     url = f"{acl_cluster.address}/v1/jobs"
     anonymous = requests.get(url, timeout=5)
     assert (anonymous.status_code, anonymous.text) == (403, "Permission denied")
-    unknown = requests.get(url, headers={"X-Nomad-Token": "00000000-0000-0000-0000-000000000000"}, timeout=5)
+    unknown = requests.get(
+        url, headers={"X-Nomad-Token": "00000000-0000-0000-0000-000000000000"}, timeout=5
+    )
     assert (unknown.status_code, unknown.text) == (403, "ACL token not found")
     short = token_for(acl_cluster, ["team-a-dev"], ttl="1m")
     headers = {"X-Nomad-Token": short["SecretID"]}
-    assert requests.get(url, params={"namespace": "team-a"}, headers=headers, timeout=5).status_code == 200
+    assert (
+        requests.get(url, params={"namespace": "team-a"}, headers=headers, timeout=5).status_code
+        == 200
+    )
     assert acl_cluster.sim is not None
     acl_cluster.sim.advance(61)
     expired = requests.get(url, params={"namespace": "team-a"}, headers=headers, timeout=5)
@@ -82,8 +91,12 @@ def test_acl_rejects_missing_unknown_and_expired_tokens(acl_cluster: NomadHandle
 def test_acl_bootstrap_only_once_and_bad_policy(acl_cluster: NomadHandle) -> None:
     again = requests.post(f"{acl_cluster.address}/v1/acl/bootstrap", timeout=5)
     assert again.status_code == 400 and "ACL bootstrap already done" in again.text
-    bad = requests.post(f"{acl_cluster.address}/v1/acl/policy/bad", json={"Name": "bad", "Rules": 'namespace "x" { policy = "own" }'},
-                        headers={"X-Nomad-Token": acl_cluster.management_token}, timeout=5)
+    bad = requests.post(
+        f"{acl_cluster.address}/v1/acl/policy/bad",
+        json={"Name": "bad", "Rules": 'namespace "x" { policy = "own" }'},
+        headers={"X-Nomad-Token": acl_cluster.management_token},
+        timeout=5,
+    )
     assert bad.status_code == 400 and "invalid namespace policy" in bad.text
 
 
@@ -123,9 +136,12 @@ def test_event_stream_yields_events_heartbeats_and_can_be_cut(nomad_cluster: Nom
     client.jobs.register_job({"Job": web_job(client)})
     wait_for(deployment_done(client, "web", 0), "the deployment")
     lines: list[dict[str, Any]] = []
-    with requests.get(f"{nomad_cluster.address}/v1/event/stream",
-                      params=[("topic", "Deployment"), ("topic", "Allocation"), ("index", "1")],
-                      stream=True, timeout=30) as response:
+    with requests.get(
+        f"{nomad_cluster.address}/v1/event/stream",
+        params=[("topic", "Deployment"), ("topic", "Allocation"), ("index", "1")],
+        stream=True,
+        timeout=30,
+    ) as response:
         assert response.status_code == 200
         for raw in response.iter_lines():
             lines.append(json.loads(raw))
@@ -134,8 +150,12 @@ def test_event_stream_yields_events_heartbeats_and_can_be_cut(nomad_cluster: Nom
     frames = [f for f in lines if f]
     topics = {e["Topic"] for f in frames for e in f["Events"]}
     assert topics == {"Deployment", "Allocation"}
-    statuses = [e["Payload"]["Deployment"]["Status"] for f in frames for e in f["Events"]
-                if e["Topic"] == "Deployment"]
+    statuses = [
+        e["Payload"]["Deployment"]["Status"]
+        for f in frames
+        for e in f["Events"]
+        if e["Topic"] == "Deployment"
+    ]
     assert statuses[-1] == "successful"
     assert {} in lines
 
@@ -144,20 +164,37 @@ def test_variables_crud_with_cas_and_acl(acl_cluster: NomadHandle) -> None:
     alice = token_for(acl_cluster, ["team-a-dev"])
     headers = {"X-Nomad-Token": alice["SecretID"]}
     base = f"{acl_cluster.address}/v1/var/schedules/iris"
-    put = requests.put(base, params={"namespace": "team-a", "cas": 0},
-                       json={"Namespace": "team-a", "Path": "schedules/iris", "Items": {"start": "08:00"}},
-                       headers=headers, timeout=5)
+    put = requests.put(
+        base,
+        params={"namespace": "team-a", "cas": 0},
+        json={"Namespace": "team-a", "Path": "schedules/iris", "Items": {"start": "08:00"}},
+        headers=headers,
+        timeout=5,
+    )
     assert put.status_code == 200 and put.json()["Items"] == {"start": "08:00"}
-    conflict = requests.put(base, params={"namespace": "team-a", "cas": 0},
-                            json={"Items": {"start": "09:00"}}, headers=headers, timeout=5)
-    assert conflict.status_code == 409 and conflict.json()["ModifyIndex"] == put.json()["ModifyIndex"]
+    conflict = requests.put(
+        base,
+        params={"namespace": "team-a", "cas": 0},
+        json={"Items": {"start": "09:00"}},
+        headers=headers,
+        timeout=5,
+    )
+    assert (
+        conflict.status_code == 409 and conflict.json()["ModifyIndex"] == put.json()["ModifyIndex"]
+    )
     got = requests.get(base, params={"namespace": "team-a"}, headers=headers, timeout=5).json()
     assert got["Items"] == {"start": "08:00"}
-    listed = requests.get(f"{acl_cluster.address}/v1/vars", params={"namespace": "team-a"}, headers=headers,
-                          timeout=5).json()
+    listed = requests.get(
+        f"{acl_cluster.address}/v1/vars", params={"namespace": "team-a"}, headers=headers, timeout=5
+    ).json()
     assert [v["Path"] for v in listed] == ["schedules/iris"] and "Items" not in listed[0]
     denied = requests.delete(base, params={"namespace": "team-a"}, headers=headers, timeout=5)
     assert denied.status_code == 403
-    outside = requests.put(f"{acl_cluster.address}/v1/var/secrets/x", params={"namespace": "team-a"},
-                           json={"Items": {"a": "b"}}, headers=headers, timeout=5)
+    outside = requests.put(
+        f"{acl_cluster.address}/v1/var/secrets/x",
+        params={"namespace": "team-a"},
+        json={"Items": {"a": "b"}},
+        headers=headers,
+        timeout=5,
+    )
     assert outside.status_code == 403

@@ -24,8 +24,11 @@ def deploy_v0(client: Any) -> None:
 
 def test_canary_waits_for_promotion(client: Any) -> None:
     deploy_v0(client)
-    job = client.jobs.parse(WEB_HCL.replace("IMAGE", "mlctl/runtime:2").replace(
-        "auto_revert = true", "auto_revert = true\n      canary = 1"))
+    job = client.jobs.parse(
+        WEB_HCL.replace("IMAGE", "mlctl/runtime:2").replace(
+            "auto_revert = true", "auto_revert = true\n      canary = 1"
+        )
+    )
     client.jobs.register_job({"Job": job})
 
     def canary_healthy() -> Any:
@@ -49,11 +52,15 @@ def test_canary_waits_for_promotion(client: Any) -> None:
 def test_failing_version_is_auto_reverted(nomad_cluster: NomadHandle, client: Any) -> None:
     sim = require_sim(nomad_cluster)
     deploy_v0(client)
-    sim.set_behaviour("fail:Failed to pull `mlctl/runtime:broken`: manifest unknown", image="mlctl/runtime:broken")
+    sim.set_behaviour(
+        "fail:Failed to pull `mlctl/runtime:broken`: manifest unknown", image="mlctl/runtime:broken"
+    )
     client.jobs.register_job({"Job": web_job(client, "mlctl/runtime:broken")})
     failed = wait_for(deployment_done(client, "web", 1), "the broken deployment to fail")
     assert failed["Status"] == "failed"
-    assert failed["StatusDescription"] == ("Failed due to unhealthy allocations - rolling back to job version 0")
+    assert failed["StatusDescription"] == (
+        "Failed due to unhealthy allocations - rolling back to job version 0"
+    )
     broken = [a for a in client.job.get_allocations("web") if a["JobVersion"] == 1]
     state = client.allocation.get_allocation(broken[0]["ID"])["TaskStates"]["server"]
     failure = next(e for e in state["Events"] if e["Type"] == "Driver Failure")
@@ -71,14 +78,21 @@ def test_oom_task_reports_exit_137(nomad_cluster: NomadHandle, client: Any) -> N
     client.jobs.register_job({"Job": web_job(client)})
     dep = wait_for(deployment_done(client, "web", 0), "the OOM deployment to end")
     assert dep["Status"] == "failed"
-    assert dep["StatusDescription"] == "Failed due to unhealthy allocations - no stable job version to auto revert to"
+    assert (
+        dep["StatusDescription"]
+        == "Failed due to unhealthy allocations - no stable job version to auto revert to"
+    )
     alloc = client.allocation.get_allocation(client.job.get_allocations("web")[0]["ID"])
-    terminated = next(e for e in alloc["TaskStates"]["server"]["Events"] if e["Type"] == "Terminated")
+    terminated = next(
+        e for e in alloc["TaskStates"]["server"]["Events"] if e["Type"] == "Terminated"
+    )
     assert terminated["ExitCode"] == 137
     assert terminated["Details"]["oom_killed"] == "true"
 
 
-def test_scale_is_blocked_during_a_deployment_then_works(nomad_cluster: NomadHandle, client: Any) -> None:
+def test_scale_is_blocked_during_a_deployment_then_works(
+    nomad_cluster: NomadHandle, client: Any
+) -> None:
     require_sim(nomad_cluster)
     client.jobs.register_job({"Job": web_job(client)})
     url = f"{nomad_cluster.address}/v1/job/web/scale"
@@ -86,7 +100,9 @@ def test_scale_is_blocked_during_a_deployment_then_works(nomad_cluster: NomadHan
     assert blocked.status_code == 400
     assert blocked.text == "job scaling blocked due to active deployment"
     wait_for(deployment_done(client, "web", 0), "the first deployment")
-    ok = requests.post(url, json={"Count": 3, "Target": {"Group": "api"}, "Message": "more"}, timeout=5)
+    ok = requests.post(
+        url, json={"Count": 3, "Target": {"Group": "api"}, "Message": "more"}, timeout=5
+    )
     assert ok.status_code == 200 and ok.json()["EvalID"]
     wait_for(deployment_done(client, "web", 1), "the scaled deployment")
     status = requests.get(url, timeout=5).json()
@@ -105,7 +121,10 @@ def test_versions_revert_stop_and_purge(client: Any, nomad_cluster: NomadHandle)
     assert all(v["Stable"] for v in versions)
     client.job.revert_job("web", 0, enforce_prior_version=1)
     wait_for(deployment_done(client, "web", 2), "the revert")
-    assert client.job.get_job("web")["TaskGroups"][0]["Tasks"][0]["Config"]["image"] == "mlctl/runtime:1"
+    assert (
+        client.job.get_job("web")["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
+        == "mlctl/runtime:1"
+    )
     with pytest.raises(nomad.api.exceptions.BaseNomadException):
         client.job.revert_job("web", 2)
     client.job.deregister_job("web")
@@ -122,17 +141,26 @@ def test_logs_plain_and_framed(nomad_cluster: NomadHandle, client: Any) -> None:
     deploy_v0(client)
     alloc_id = client.job.get_allocations("web")[0]["ID"]
     sim.write_log(alloc_id, "server", "stdout", "predict ok\n")
-    plain = requests.get(f"{nomad_cluster.address}/v1/client/fs/logs/{alloc_id}",
-                         params={"task": "server", "type": "stdout", "plain": "true"}, timeout=5)
+    plain = requests.get(
+        f"{nomad_cluster.address}/v1/client/fs/logs/{alloc_id}",
+        params={"task": "server", "type": "stdout", "plain": "true"},
+        timeout=5,
+    )
     assert plain.status_code == 200 and plain.text.endswith("predict ok\n")
-    framed = requests.get(f"{nomad_cluster.address}/v1/client/fs/logs/{alloc_id}",
-                          params={"task": "server", "type": "stdout"}, timeout=5).json()
+    framed = requests.get(
+        f"{nomad_cluster.address}/v1/client/fs/logs/{alloc_id}",
+        params={"task": "server", "type": "stdout"},
+        timeout=5,
+    ).json()
     assert framed["File"] == "alloc/logs/server.stdout.0"
     import base64
 
     assert base64.b64decode(framed["Data"]).decode() == plain.text
-    bad = requests.get(f"{nomad_cluster.address}/v1/client/fs/logs/{alloc_id}",
-                       params={"task": "server", "type": "nope"}, timeout=5)
+    bad = requests.get(
+        f"{nomad_cluster.address}/v1/client/fs/logs/{alloc_id}",
+        params={"task": "server", "type": "nope"},
+        timeout=5,
+    )
     assert bad.status_code == 400
 
 
@@ -143,8 +171,10 @@ def test_node_down_moves_allocations(nomad_cluster: NomadHandle, client: Any) ->
     sim.set_node_status(victim["NodeName"], "down")
     lost = client.allocation.get_allocation(victim["ID"])
     assert lost["ClientStatus"] == "lost"
-    wait_for(lambda: sum(a["ClientStatus"] == "running" for a in client.job.get_allocations("web")) == 2,
-             "a replacement on another node")
+    wait_for(
+        lambda: sum(a["ClientStatus"] == "running" for a in client.job.get_allocations("web")) == 2,
+        "a replacement on another node",
+    )
 
 
 def test_restart_and_stop_allocation(client: Any) -> None:
@@ -156,5 +186,7 @@ def test_restart_and_stop_allocation(client: Any) -> None:
     stopped = client.allocation.stop_allocation(alloc["ID"])
     assert stopped["EvalID"]
     assert client.allocation.get_allocation(alloc["ID"])["DesiredStatus"] == "stop"
-    wait_for(lambda: sum(a["ClientStatus"] == "running" for a in client.job.get_allocations("web")) == 2,
-             "the stopped allocation to be replaced")
+    wait_for(
+        lambda: sum(a["ClientStatus"] == "running" for a in client.job.get_allocations("web")) == 2,
+        "the stopped allocation to be replaced",
+    )

@@ -30,7 +30,8 @@ READ_CAPS = [
     "read-scaling-policy",
     "host-volume-read",
 ]
-WRITE_CAPS = READ_CAPS + [
+WRITE_CAPS = [
+    *READ_CAPS,
     "scale-job",
     "submit-job",
     "dispatch-job",
@@ -86,7 +87,7 @@ class Policy:
 
 
 def parse_policy(rules: str) -> Policy:
-    """Parse policy HCL; raises ParseError with the problem (HTTP 400 'Failed to parse ACL Policy')."""
+    """Parse policy HCL; ParseError (HTTP 400 'Failed to parse ACL Policy') names the problem."""
     try:
         tree = hcl2.loads(rules)
     except Exception as exc:  # lark's syntax errors
@@ -150,7 +151,7 @@ def _namespace_rule(name: str, body: JSON) -> NamespaceRule:
                 bad = var_caps - VARIABLE_CAPS
                 if bad:
                     raise ParseError(
-                        f'Failed to parse ACL Policy: invalid variable capability "{sorted(bad)[0]}"'
+                        f"Failed to parse ACL Policy: bad variable capability {sorted(bad)[0]!r}"
                     )
                 variables[path] = var_caps
     extra = [

@@ -151,7 +151,7 @@ class AclStore:
                 raise ApiError(400, f"ExpirationTTL: {exc}") from None
             if ttl < 60 * 1_000_000_000:
                 raise ApiError(400, "expiration time cannot be less than 1m0s in the future")
-        token = {
+        token: JSON = {
             "AccessorID": new_id(),
             "SecretID": secret or new_id(),
             "Name": body.get("Name") or "",

@@ -51,10 +51,12 @@ def resolve(target: str, node: JSON, device: JSON | None = None) -> str | None:
         return target
     path = target[2:-1]
     if path.startswith("attr."):
-        return node["Attributes"].get(path[5:])  # type: ignore[no-any-return]
+        value = node["Attributes"].get(path[5:])
+        return None if value is None else str(value)
     if path.startswith("meta."):
-        return (node.get("Meta") or {}).get(path[5:])  # type: ignore[no-any-return]
-    simple = {
+        value = (node.get("Meta") or {}).get(path[5:])
+        return None if value is None else str(value)
+    simple: dict[str, str] = {
         "node.unique.id": node["ID"],
         "node.unique.name": node["Name"],
         "node.datacenter": node["Datacenter"],
@@ -147,7 +149,7 @@ def _version_ok(value: str, spec: str) -> bool:
 
 
 def satisfied(constraint: JSON, node: JSON, device: JSON | None = None) -> bool:
-    """Does the node (or device on it) meet one constraint?  distinct_* are handled by the placer."""
+    """Does the node (or device on it) meet one constraint? (distinct_* live in the placer)"""
     operand = constraint.get("Operand") or "="
     if operand in ("distinct_hosts", "distinct_property"):
         return True
@@ -188,7 +190,8 @@ def satisfied(constraint: JSON, node: JSON, device: JSON | None = None) -> bool:
 
 def describe(constraint: JSON) -> str:
     """The key Nomad uses in ConstraintFiltered: "LTarget Operand RTarget"."""
-    return f"{constraint.get('LTarget', '')} {constraint.get('Operand', '=')} {constraint.get('RTarget', '')}"
+    left, right = constraint.get("LTarget", ""), constraint.get("RTarget", "")
+    return f"{left} {constraint.get('Operand', '=')} {right}"
 
 
 def datacenter_matches(node_dc: str, patterns: list[str]) -> bool:

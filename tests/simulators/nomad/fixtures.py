@@ -67,7 +67,7 @@ SimFactory = Callable[..., NomadHandle]
 
 @pytest.fixture
 def nomad_sim_factory() -> Iterator[SimFactory]:
-    """Start simulators: ``factory(nodes=None, acl=False, time_scale=50.0)``; stopped at teardown."""
+    """Start simulators: ``factory(nodes=None, acl=False, time_scale=50.0)``; stopped after."""
     started: list[NomadSim] = []
 
     def factory(

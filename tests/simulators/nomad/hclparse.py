@@ -241,7 +241,8 @@ SPREAD = Block(
 
 
 def _port_list(out: JSON, raw: JSON) -> JSON:
-    reserved, dynamic = [], []
+    reserved: list[JSON] = []
+    dynamic: list[JSON] = []
     for port in out.pop("__ports", None) or []:
         entry = {
             "Label": port["Label"],
@@ -589,7 +590,8 @@ def _convert(body: JSON, spec: Block, where: str) -> JSON:
         if is_block:
             if key not in spec.blocks:
                 raise ParseError(
-                    f'{where}: Unsupported block type; Blocks of type "{key}" are not expected here.'
+                    f"{where}: Unsupported block type; "
+                    f'Blocks of type "{key}" are not expected here.'
                 )
             json_key, sub, mode = spec.blocks[key]
             _convert_blocks(out, json_key, sub, mode, value, f"{where} -> {key}")

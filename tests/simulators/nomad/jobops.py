@@ -60,7 +60,8 @@ def register(cluster: Cluster, raw: Any, namespace: str, body: JSON) -> JSON:
                 raise ApiError(500, f"Enforcing job modify index {want}: job already exists")
             raise ApiError(
                 500,
-                f"Enforcing job modify index {want}: job exists with conflicting job modify index: {have}",
+                f"Enforcing job modify index {want}: "
+                f"job exists with conflicting job modify index: {have}",
             )
     if existing is not None and existing["Type"] != job["Type"]:
         raise ApiError(500, f'cannot update job from type "{existing["Type"]}" to "{job["Type"]}"')

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-S, I, B, D, F, A = "str", "int", "bool", "dur", "float", "any"
+S, I, B, D, F, A = "str", "int", "bool", "dur", "float", "any"  # noqa: E741 - type letters
 Spec = Any
 
 

@@ -284,7 +284,8 @@ def _task_problems(task: JSON, ports: set[str]) -> list[str]:
     for device in resources.get("Devices") or []:
         if not device.get("Name"):
             problems.append(
-                "device name must be given as one of the following: type, vendor/type, or vendor/type/name"
+                "device name must be given as one of the following: "
+                "type, vendor/type, or vendor/type/name"
             )
         if device["Count"] < 1:
             problems.append(f"device {device.get('Name')!r}: count must be at least 1")

@@ -188,7 +188,8 @@ class Lifecycle:
             return
         reason = (
             f"Exceeded allowed attempts {attempts} in interval "
-            f'{format_duration(policy.get("Interval", 0))} and mode is "{policy.get("Mode", "fail")}"'
+            f"{format_duration(policy.get('Interval', 0))} and mode is "
+            f'"{policy.get("Mode", "fail")}"'
         )
         state["Events"].append(
             task_event(

@@ -232,4 +232,4 @@ def _binpack_score(node: JSON, used: NodeUsage, offer: Offer) -> float:
     resources = node["NodeResources"]
     cpu_frac = (used.cpu + offer.cpu) / max(1, resources["Cpu"]["CpuShares"])
     mem_frac = (used.memory + offer.memory) / max(1, resources["Memory"]["MemoryMB"])
-    return cpu_frac + mem_frac
+    return float(cpu_frac + mem_frac)

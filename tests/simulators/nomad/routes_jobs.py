@@ -158,7 +158,7 @@ def register(router: Router) -> None:
         "GET",
         "/v1/job/:id/scale",
         guard=ns("read-job-scaling", "read-job"),
-        tables=JOB_TABLES + ("allocs",),
+        tables=(*JOB_TABLES, "allocs"),
     )
     def scale_status(req: Request) -> Any:
         return jobops.scale_status(req.sim.cluster, req.namespace, req.groups["id"])

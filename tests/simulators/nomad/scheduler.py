@@ -193,7 +193,8 @@ class Reconciler:
         return dep
 
     def _free_indexes(self, taken: set[int]) -> list[int]:
-        out, i = [], 0
+        out: list[int] = []
+        i = 0
         while len(out) < 1000:
             if i not in taken:
                 out.append(i)
@@ -519,7 +520,8 @@ def stop_alloc(cluster: Cluster, alloc: Alloc, why: str) -> None:
                 state["Events"].append(
                     task_event(
                         "Killing",
-                        f"Sent interrupt. Waiting {kill_timeout // 1_000_000_000}s before force killing",
+                        f"Sent interrupt. Waiting {kill_timeout // 1_000_000_000}s "
+                        "before force killing",
                         now_ns,
                         {"kill_timeout": kill_timeout},
                         KillTimeout=kill_timeout,

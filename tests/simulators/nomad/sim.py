@@ -208,7 +208,8 @@ class NomadSim:
         namespace: str = "default",
     ) -> None:
         """How future allocations of a job / job version / image behave:
-        ``healthy`` (default), ``unhealthy``, ``fail`` / ``fail:<driver message>``, ``oom``, ``exit:<code>``."""
+        ``healthy`` (default), ``unhealthy``, ``fail`` / ``fail:<driver message>``, ``oom``,
+        ``exit:<code>``."""
         _check_mode(mode)
         with self.store.lock:
             self.cluster.behaviour.set(
@@ -225,7 +226,7 @@ class NomadSim:
         self.clock.advance(seconds)
         self.lifecycle.tick()
 
-    # ------------------------------------------------------------------ inspection helpers for tests
+    # ------------------------------------------------------------ inspection helpers for tests
 
     def allocations(self, job_id: str, namespace: str = "default") -> list[Alloc]:
         with self.store.lock:
