@@ -18,7 +18,7 @@ from .topology import NodeSpec, default_cluster
 from .variables import Variables
 
 JSON = dict[str, Any]
-TICK_SECONDS = 0.01  # real time between lifecycle ticks
+TICK_SECONDS = 0.02  # real time between lifecycle ticks
 MODES = ("healthy", "unhealthy", "fail", "oom")
 
 
