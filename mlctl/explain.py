@@ -102,8 +102,11 @@ def _dimension_words(dimension: str, ask: GroupAsk) -> str:
 
 def _filter_words(reason: str, ask: GroupAsk) -> str:
     if reason == MISSING_DEVICES:
-        wanted = [d.describe().replace(" free ", " ", 1) for d in ask.devices]
-        return f"no {' or '.join(wanted)}" if wanted else "no matching device"
+        wanted = [
+            d.name + (f" with {' and '.join(d.constraints)}" if d.constraints else "")
+            for d in ask.devices
+        ]
+        return f"has no {' or '.join(wanted)}" if wanted else "has no matching device"
     if reason == MISSING_DRIVERS:
         return "task driver (docker) not available"
     return f"constraint {reason}"

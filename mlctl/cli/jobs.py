@@ -612,7 +612,7 @@ def history(ctx: click.Context, model: str, namespace: str | None) -> None:
     settings = _settings(ctx, namespace)
     rows = lifecycle.history(_client(settings), model)
     if settings.output != "json":
-        rows = [{**r, "bundle_sha256": (r["bundle_sha256"] or "")[:12] or None} for r in rows]
+        rows = [{**r, "bundle_sha256": (r["bundle_sha256"] or "")[:8] or None} for r in rows]
     emit(rows, settings.output, columns=HISTORY_COLUMNS)
 
 

@@ -52,7 +52,7 @@ def test_gpus_exhausted_on_gpu_nodes_and_cpu_node_filtered():
     assert explanation.text == (
         "group model: no node has 1 free nvidia/gpu with memory >= 16384 MiB: "
         "devices exhausted on 2 of 2 nodes, "
-        "1 node filtered: no 1 nvidia/gpu with memory >= 16384 MiB"
+        "1 node filtered: has no nvidia/gpu with memory >= 16384 MiB"
     )
     assert "mlctl nodes" in explanation.hint
 
