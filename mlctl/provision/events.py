@@ -128,6 +128,7 @@ class RunState:
                 setattr(self.host(str(host)), attr, int(count))
         for progress in self.hosts.values():
             progress.task = ""
+        self.task = ""
         self.finished = True
 
 
