@@ -38,6 +38,9 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 IRIS = REPO / "examples" / "iris"
 MLSERVER_VENV = BENCH / ".venvs" / "mlserver"
+# MLServer 1.7 calls asyncio.get_event_loop() in its workers, which uvloop >= 0.22 no
+# longer allows (the workers die and the model never loads): keep an older uvloop there.
+MLSERVER_PACKAGES = ("mlserver", "mlserver-sklearn", "uvloop<0.22")
 RESULTS = BENCH / "results"
 ROW = [5.1, 3.5, 1.4, 0.2]
 OIP_BODY = json.dumps(
@@ -87,9 +90,7 @@ def ensure_mlserver() -> Path | None:
     try:
         subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True)
         subprocess.run(
-            # MLServer 1.7 calls asyncio.get_event_loop() in its workers, which uvloop >= 0.22
-            # no longer allows: keep the uvloop its release was made with.
-            [str(MLSERVER_VENV / "bin" / "pip"), "install", "-q", "mlserver", "mlserver-sklearn", "uvloop<0.22"],
+            [str(MLSERVER_VENV / "bin" / "pip"), "install", "-q", *MLSERVER_PACKAGES],
             check=True,
         )
     except subprocess.CalledProcessError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlctl.output import emit_json, note
+from mlctl.output import emit_json
 
 
 @click.command()
@@ -77,7 +77,4 @@ def serve(
             return
         from mlctl.serve.server import serve as run_server
 
-        note(
-            f"serving {bundle_dir} on http://{host}:{port if port is not None else 'serving.port'}"
-        )
         run_server(options)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlctl.bundle.config import read_config
 from mlctl.errors import InvalidInput
+from mlctl.output import note
 from mlctl.serve.options import ServeOptions
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ def serve(options: ServeOptions) -> None:
     """Serve until stopped (SIGTERM/SIGINT); raise when the model fails to load."""
     config = read_config(options.bundle_dir)
     serving = options.resolve(config.serving)
+    note(
+        f"serving {config.name} {config.version} on http://{options.host}:{serving.port} "
+        f"with {serving.workers} worker(s); SIGTERM or Ctrl-C stops it"
+    )
     if serving.workers > 1:
         serve_workers(options, serving.port, serving.workers)
         return
