@@ -310,9 +310,9 @@ def deploy(
 ) -> None:
     """Deploy BUNDLE to Nomad and watch the rollout.
 
-    Validates and packages the bundle, uploads it to the artifact store, renders its
-    job, has Nomad parse and plan it (stopping with status 10 and the reason when it
-    cannot be placed), registers it and follows the deployment until it is healthy,
+    Validates and packages the bundle, renders its job, has Nomad parse and plan it
+    (stopping with status 10 and the reason when it cannot be placed), uploads the
+    bundle to the artifact store, registers the job and follows the deployment until it is healthy,
     fails, or the timeout passes. On failure it prints the failing allocations' task
     events and whether Nomad rolled back.
 
@@ -338,18 +338,22 @@ def deploy(
     with pipeline.packaged(bundle) as archive:
         config = archive.config
         note(f"packaged {config.name} {config.version}: {archive.size} bytes")
+        rendered = pipeline.render(
+            settings, archive, _overrides(replicas, gpus), require_store=True
+        )
+        # Plan before uploading: planning needs the same Nomad rights as registering,
+        # so a user who may not deploy here, or a job that cannot be placed, is
+        # refused before anything is written to the artifact store.
+        planned = pipeline.plan(client, rendered.hcl)
+        if not as_json:
+            _print_plan(planned, verbose=False, stream_err=True)
+        if not force:
+            _refuse(planned, as_json, {"outcome": "unplaceable", **_plan_payload(planned)})
+        for failure in planned.failures:
+            note(f"warning: --force: cannot place {failure.text}")
         with _upload_progress(not as_json) as progress:
-            rendered = pipeline.render(
-                settings, archive, _overrides(replicas, gpus), upload=True, progress=progress
-            )
+            pipeline.upload(settings, archive, progress)
     note(f"bundle at {rendered.artifact_url}")
-    planned = pipeline.plan(client, rendered.hcl)
-    if not as_json:
-        _print_plan(planned, verbose=False, stream_err=True)
-    if not force:
-        _refuse(planned, as_json, {"outcome": "unplaceable", **_plan_payload(planned)})
-    for failure in planned.failures:
-        note(f"warning: --force: cannot place {failure.text}")
     written = pipeline.register(client, planned)
     version = int(client.jobs.read(planned.job_id).get("Version", 0))
     note(f"registered {planned.job_id} version {version} (evaluation {written.get('EvalID', '-')})")

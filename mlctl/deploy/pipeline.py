@@ -1,4 +1,4 @@
-"""The deploy path: validate → package → upload → render → parse → plan → register.
+"""The deploy path: validate → package → render → parse → plan → upload → register.
 
 Each step is a small function the commands compose (``job render`` stops after
 rendering, ``plan`` after planning, ``deploy`` goes on to register and watch), so all
@@ -83,30 +83,33 @@ def deployed_by(settings: Settings) -> str:
         return "unknown"
 
 
-def artifact_location(
-    settings: Settings, bundle: PackagedBundle, *, upload: bool, progress: Progress | None
-) -> tuple[str, bool]:
-    """The URL Nomad will fetch the bundle from, uploading first when asked.
+def artifact_location(settings: Settings, bundle: PackagedBundle, *, require_store: bool) -> str:
+    """The URL Nomad will fetch the bundle from (content-addressed, so known before upload).
 
-    Without a configured store (render/plan only) a placeholder URL stands in.
+    Without a configured store, render and plan use a placeholder URL; deploy refuses.
     """
     name = bundle.config.name
     if not settings.artifact_store:
-        if upload:
+        if require_store:
             from mlctl.errors import ConfigError
 
             raise ConfigError(
                 "no artifact store configured: Nomad needs somewhere to fetch the bundle from",
                 hint="set MLCTL_ARTIFACT_STORE (https://host/models or file:///shared/dir)",
             )
-        return f"{PLACEHOLDER_STORE}/{name}/{bundle.sha256}.tar.gz", True
+        return f"{PLACEHOLDER_STORE}/{name}/{bundle.sha256}.tar.gz"
+    from mlctl.artifacts import store_from_settings
+
+    return store_from_settings(settings).read_url(name=name, sha256=bundle.sha256)
+
+
+def upload(settings: Settings, bundle: PackagedBundle, progress: Progress | None) -> str:
+    """Upload the bundle (skipped when the store already holds it) and return its read URL."""
     from mlctl.artifacts import store_from_settings
 
     store = store_from_settings(settings)
-    if upload:
-        ref = store.upload(bundle.path, name=name, sha256=bundle.sha256, progress=progress)
-        return ref.url, False
-    return store.read_url(name=name, sha256=bundle.sha256), False
+    store.upload(bundle.path, name=bundle.config.name, sha256=bundle.sha256, progress=progress)
+    return store.read_url(name=bundle.config.name, sha256=bundle.sha256)
 
 
 def render(
@@ -114,12 +117,12 @@ def render(
     bundle: PackagedBundle,
     overrides: Overrides,
     *,
-    upload: bool = False,
-    progress: Progress | None = None,
+    require_store: bool = False,
 ) -> Rendered:
-    """The job's HCL for this bundle and these settings."""
+    """The job's HCL for this bundle and these settings (nothing is uploaded)."""
     config = bundle.config
-    url, placeholder = artifact_location(settings, bundle, upload=upload, progress=progress)
+    url = artifact_location(settings, bundle, require_store=require_store)
+    placeholder = not settings.artifact_store
     gpus = gpu_count(config, overrides.gpus)
     options = DeployOptions(
         namespace=settings.nomad_namespace,
