@@ -61,10 +61,24 @@ class Nginx:
     root: Path
 
     def requests(self, method: str) -> list[str]:
-        """Access-log lines of requests with that method (nginx logs unbuffered)."""
+        """Access-log lines of requests with that method, as logged so far."""
         log = self.root / "access.log"
         lines = log.read_text().splitlines() if log.exists() else []
         return [line for line in lines if f'"{method} ' in line]
+
+    def logged(self, method: str, at_least: int) -> list[str]:
+        """The lines of ``method`` once at least ``at_least`` are logged.
+
+        nginx writes a request's log line in its log phase, after the response has
+        gone out, so a client under load can read the log before the line lands.
+        This waits (up to a few seconds) for lines the test knows were caused.
+        """
+        deadline = time.monotonic() + 5.0
+        lines = self.requests(method)
+        while len(lines) < at_least and time.monotonic() < deadline:
+            time.sleep(0.02)
+            lines = self.requests(method)
+        return lines
 
 
 def nginx_binary() -> str:

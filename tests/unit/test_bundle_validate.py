@@ -232,9 +232,13 @@ def test_duplicate_tensor_names(iris_bundle: Path) -> None:
 
 
 def test_size_and_entry_limits(iris_bundle: Path) -> None:
+    entries = sum(1 for _ in iris_bundle.rglob("*"))
     tree = scan_tree(iris_bundle, builtin_rules(), max_total_bytes=1000, max_members=2)
     texts = [str(p) for p in tree.problems]
-    assert texts[0].startswith("(bundle): entries: 4 files and directories exceed the limit of 2")
+    assert entries > 2
+    assert texts[0].startswith(
+        f"(bundle): entries: {entries} files and directories exceed the limit of 2"
+    )
     assert texts[1].startswith("(bundle): size: ")
     assert "exceed the limit of 1000 bytes" in texts[1]
     assert scan_tree(iris_bundle, builtin_rules()).problems == ()
