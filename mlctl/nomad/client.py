@@ -7,16 +7,13 @@ namespace and region, the retry policy and the user agent.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import nomad
 import requests
-from urllib3.exceptions import InsecureRequestWarning
 from urllib3.util.retry import Retry
 
-from mlctl import __version__, redact
+from mlctl import __version__, endpoint, redact
 from mlctl.credentials import resolve_nomad_token
 from mlctl.errors import ConfigError
 from mlctl.nomad.allocations import Allocations
@@ -29,10 +26,7 @@ from mlctl.nomad.nodes import Nodes
 from mlctl.nomad.retry import mount_retries, read_retry
 from mlctl.nomad.services import Services
 from mlctl.nomad.transport import DEFAULT_TIMEOUT, Transport
-from mlctl.output import note
 from mlctl.settings import Settings
-
-_warned_insecure = False
 
 
 @dataclass(frozen=True)
@@ -59,24 +53,13 @@ class NomadClient:
 
 def normalise_address(address: str) -> str:
     """``http(s)://host[:port][/prefix]`` without a trailing slash, or a ConfigError."""
-    parts = urlsplit(address.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(
-            f"nomad_addr: {address!r} is not an http(s) URL",
-            hint="set NOMAD_ADDR (or --nomad-addr) like https://nomad.example.com:4646",
-        )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    return endpoint.normalise_address(endpoint.NOMAD, address)
 
 
 def _verify(settings: Settings) -> bool | str:
-    global _warned_insecure
-    if settings.nomad_skip_verify:
-        if not _warned_insecure:
-            note("warning: TLS verification for Nomad is off: the server is not authenticated")
-            _warned_insecure = True
-        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-        return False
-    return settings.nomad_cacert or True
+    return endpoint.tls_verify(
+        endpoint.NOMAD, skip=settings.nomad_skip_verify, cacert=settings.nomad_cacert
+    )
 
 
 def _client_cert(settings: Settings) -> tuple[str, str] | tuple[()]:

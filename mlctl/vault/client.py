@@ -8,25 +8,18 @@ Admin commands act with ``VAULT_TOKEN`` or, failing that, the token cached by
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import hvac
 import requests
-from urllib3.exceptions import InsecureRequestWarning
 
-from mlctl import __version__, redact
+from mlctl import __version__, endpoint, redact
 from mlctl.credentials import read_login
-from mlctl.errors import AuthError, ConfigError
-from mlctl.output import note
+from mlctl.errors import AuthError
 from mlctl.settings import Settings
 
 #: Seconds a Vault call may take before it counts as unanswered.
 TIMEOUT = 30
-
-_warned_insecure = False
 
 
 @dataclass(frozen=True)
@@ -38,31 +31,13 @@ class Vault:
 
 
 def normalise_address(address: str) -> str:
-    parts = urlsplit(address.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(
-            f"vault_addr: {address!r} is not an http(s) URL",
-            hint="set VAULT_ADDR (or --vault-addr) like https://vault.example.com:8200",
-        )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    return endpoint.normalise_address(endpoint.VAULT, address)
 
 
 def _verify(settings: Settings) -> bool | str:
-    global _warned_insecure
-    if settings.vault_skip_verify:
-        if not _warned_insecure:
-            note("warning: TLS verification for Vault is off: the server is not authenticated")
-            _warned_insecure = True
-        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-        return False
-    if settings.vault_cacert:
-        if not Path(settings.vault_cacert).is_file():
-            raise ConfigError(
-                f"vault_cacert: {settings.vault_cacert}: no such file",
-                hint="point VAULT_CACERT (or --ca-cert) at a PEM CA bundle",
-            )
-        return str(settings.vault_cacert)
-    return True
+    return endpoint.tls_verify(
+        endpoint.VAULT, skip=settings.vault_skip_verify, cacert=settings.vault_cacert
+    )
 
 
 def connect(settings: Settings, token: str | None = None) -> Vault:

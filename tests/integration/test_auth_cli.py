@@ -159,9 +159,9 @@ def https_vault(tmp_path, monkeypatch):
     address = sim.start(certfile=str(cert), keyfile=str(key))
     monkeypatch.setenv("VAULT_ADDR", address)
     monkeypatch.setenv("VAULT_TOKEN", sim.root_token)
-    import mlctl.vault.client
+    import mlctl.endpoint
 
-    monkeypatch.setattr(mlctl.vault.client, "_warned_insecure", False)
+    monkeypatch.setattr(mlctl.endpoint, "_warned_insecure", set())
     yield sim, cert
     sim.stop()
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlctl import redact
+from mlctl import endpoint, redact
 from mlctl.errors import ConfigError
-from mlctl.nomad import client as client_module
 from mlctl.nomad import connect
 from mlctl.nomad.client import normalise_address
 from mlctl.settings import Settings
@@ -31,15 +30,22 @@ def test_bad_addresses_are_config_errors_naming_the_setting(bad):
     assert "NOMAD_ADDR" in (caught.value.hint or "")
 
 
-def test_tls_is_verified_by_default_and_uses_the_ca_bundle():
+def test_tls_is_verified_by_default_and_uses_the_ca_bundle(tmp_path):
     plain = connect(Settings(nomad_addr="https://n:4646"))
     assert plain.transport.api.requester_settings["verify"] is True
-    with_ca = connect(Settings(nomad_addr="https://n:4646", nomad_cacert="/etc/ca.pem"))
-    assert with_ca.transport.api.requester_settings["verify"] == "/etc/ca.pem"
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    with_ca = connect(Settings(nomad_addr="https://n:4646", nomad_cacert=str(ca)))
+    assert with_ca.transport.api.requester_settings["verify"] == str(ca)
+
+
+def test_missing_ca_bundle_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"nomad_cacert: /no/such/ca\.pem: no such file"):
+        connect(Settings(nomad_addr="https://n:4646", nomad_cacert="/no/such/ca.pem"))
 
 
 def test_skip_verify_warns_once(capsys, monkeypatch):
-    monkeypatch.setattr(client_module, "_warned_insecure", False)
+    monkeypatch.setattr(endpoint, "_warned_insecure", set())
     settings = Settings(nomad_addr="https://n:4646", nomad_skip_verify=True)
     first = connect(settings)
     connect(settings)
