@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from mlctl.vault.client import Vault
 from mlctl.vault.errors import vault_errors
+from mlctl.vault.mounts import types_by_path
 
 
 def enabled_auth_methods(vault: Vault) -> dict[str, str]:
     """Mount path (without the trailing slash) -> auth method type."""
     with vault_errors("list Vault auth methods", vault.address):
         answer = vault.client.sys.list_auth_methods()
-    data = answer.get("data", answer)
-    return {
-        path.rstrip("/"): str(entry.get("type"))
-        for path, entry in data.items()
-        if isinstance(entry, dict) and "type" in entry
-    }
+    return types_by_path(answer)
 
 
 def enable_auth_method(vault: Vault, kind: str, path: str, description: str) -> None:
