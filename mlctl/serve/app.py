@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 import mlctl
 from mlctl.bundle.config import read_config
@@ -119,17 +119,32 @@ def make_app(
             "/v2/models/{name}/versions/{version}/infer": {**model, "version": config.version},
         },
     )
-    app = Starlette(
+    app = ModelServerApp(
         routes=routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(AccessLogMiddleware, metrics=state.metrics, log=event_log),
-            Middleware(FastPath, routes=hot),
-        ],
         exception_handlers={HTTPException: _http_exception},
+    )
+    app.outer = lambda inner: AccessLogMiddleware(
+        FastPath(inner, routes=hot), metrics=state.metrics, log=event_log
     )
     app.state.server = state
     return app
+
+
+class ModelServerApp(Starlette):
+    """Starlette with the access log and the inference fast path *outside* its stack.
+
+    Starlette always puts its ServerErrorMiddleware outermost, and every request would
+    pay for it; the hot inference handlers are guarded (:func:`_guard`: JSON errors and
+    a logged error id), so they do not need it. Everything else still goes through
+    Starlette's full stack, which the fast path hands on to.
+    """
+
+    outer: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return self.outer(stack) if self.outer is not None else stack
 
 
 async def _load(state: ServerState, max_batch_size: int, max_batch_wait_ms: float) -> None:

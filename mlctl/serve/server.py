@@ -74,6 +74,8 @@ class LocalServer:
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             server_header=False,
+            # Nothing reads the client address, so skip X-Forwarded-* rewriting per request.
+            proxy_headers=False,
         )
         local = cls(server=uvicorn.Server(config), state=app.state.server)
         return local
@@ -118,4 +120,5 @@ def serve_workers(options: ServeOptions, port: int, workers: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
+        proxy_headers=False,
     )
