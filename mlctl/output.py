@@ -39,7 +39,11 @@ def emit_table(
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream or sys.stdout, soft_wrap=True)
+    out = stream or sys.stdout
+    # Wrap to the terminal's width for people; never wrap when piped, so each row stays
+    # one line for grep, awk and friends.
+    width = None if _is_terminal(out) else 100_000
+    console = Console(file=out, soft_wrap=True, width=width)
     if not rows:
         console.print(empty, markup=False, highlight=False)
         return
@@ -50,6 +54,11 @@ def emit_table(
     for row in rows:
         table.add_row(*(scrub(_cell(row.get(key))) for key in headers))
     console.print(table)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def emit_fields(data: Mapping[str, Any], stream: TextIO | None = None) -> None:

@@ -87,3 +87,12 @@ def test_lazy_group_skips_missing_modules_and_loads_on_demand() -> None:
     assert group.list_commands(ctx) == ["ctx"]
     assert isinstance(group.get_command(ctx, "ctx"), click.Group)
     assert group.get_command(ctx, "ghost") is None
+
+
+def test_piped_tables_never_wrap_rows() -> None:
+    out = io.StringIO()  # not a terminal
+    long_value = "x" * 300
+    emit_table([{"name": "iris", "endpoint": long_value}], ["name", "endpoint"], stream=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert long_value in lines[1]
