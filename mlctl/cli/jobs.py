@@ -157,7 +157,8 @@ def _refuse(planned: Planned, as_json: bool, payload: dict[str, Any]) -> None:
     except MlctlError as error:
         if as_json:
             _fail_after_json(error, payload)
-        for failure in planned.failures:
+        # The error line carries the first group; name any others on their own lines.
+        for failure in planned.failures[1:]:
             click.echo(f"cannot place {failure.text}", err=True)
         raise
 
@@ -197,11 +198,11 @@ def plan(
     planned = pipeline.plan(_client(settings), rendered.hcl)
     as_json = settings.output == "json"
     payload = _plan_payload(planned)
+    if not as_json:
+        _print_plan(planned, verbose)  # the diff first, then why it cannot be placed
     _refuse(planned, as_json, payload)
     if as_json:
         emit_json(payload)
-    else:
-        _print_plan(planned, verbose)
 
 
 # --------------------------------------------------------------------------- deploy

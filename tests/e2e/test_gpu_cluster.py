@@ -86,7 +86,14 @@ def test_gpu_cluster_story(cluster, tmp_path):
     assert refused.status == ExitStatus.PLACEMENT
     assert "no node has 1 free nvidia/gpu" in refused.stderr
     assert "devices exhausted on 2 of 2 nodes" in refused.stderr
+    assert refused.stderr.count("no node has") == 1  # said once, on the error line
     assert mlctl("status", "llama").status == ExitStatus.NOT_FOUND
+    # Refused at plan time, so the bundle never reached the artifact store.
+    assert not (tmp_path / "store" / "llama").exists()
+    planned = mlctl("plan", str(third))
+    assert planned.status == ExitStatus.PLACEMENT
+    assert '+ group "model" (place 1)' in planned.stdout  # the diff is shown, then why not
+    assert "no node has 1 free nvidia/gpu" in planned.stderr
 
     # A new version whose task fails is rolled back by Nomad, and reported as such.
     steer(cluster, "makes a task fail").set_behaviour("fail", job="mlctl-iris", version=1)

@@ -319,11 +319,11 @@ class Reconciler:
                 out.ignore += 1
                 continue
             self._stop(alloc, "alloc is being updated due to job update")
-            before = out.place
             self._place(group, alloc.index, out, dep, previous=alloc)
-            if out.place > before:  # reported as a destructive update, not a placement
-                out.place -= 1
-                out.destructive += 1
+            # Nomad's reconciler reports a replacement as a destructive update, not a
+            # placement, whether or not the scheduler then finds room for it.
+            out.place -= 1
+            out.destructive += 1
             budget -= 1
         return out
 
@@ -375,6 +375,12 @@ class Reconciler:
         previous: Alloc | None = None,
         reschedule: bool = False,
     ) -> None:
+        # Like Nomad's reconciler, DesiredTGUpdates counts every placement it asks for;
+        # whether the scheduler finds room is reported apart, in FailedTGAllocs.
+        if canary:
+            out.canary += 1
+        else:
+            out.place += 1
         result = place(self.job, group, list(self.cluster.nodes.values()), self.usage)
         if isinstance(result, Metric):
             out.failed += 1
@@ -383,10 +389,6 @@ class Reconciler:
             else:
                 out.metric.coalesced_failures += 1
             return
-        if canary:
-            out.canary += 1
-        else:
-            out.place += 1
         used = self.usage.setdefault(result.node["ID"], NodeUsage())
         used.cpu += result.cpu
         used.memory += result.memory
