@@ -129,3 +129,50 @@ def test_nodes_show_gpus(deployed):
     assert all(g["allocated"] + g["free"] <= g["instances"] for g in gpus)
     table = mlctl("nodes")
     assert "healthy" in table.stdout and "free" in table.stdout
+
+
+def test_logs_follow_streams_new_lines_until_ctrl_c(deployed):
+    """A real ``mlctl logs --follow`` process: lines written later arrive; Ctrl-C ends it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    sim = steer(deployed, "writes log lines into an allocation")
+    alloc_id = next(a["ID"] for a in deployed.client().job.get_allocations("mlctl-iris"))
+    sim.write_log(alloc_id, "server", "stdout", "before-follow\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlctl", "logs", "iris", "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
+    seen: list[str] = []
+    connected, arrived = threading.Event(), threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            seen.append(raw.decode())
+            if "before-follow" in seen[-1]:
+                connected.set()
+            if "after-follow" in seen[-1]:
+                arrived.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        # Only once the old line is out is the new one written: a reader that did not
+        # follow would have exited by then and never show it.
+        assert connected.wait(15), f"logs never printed the existing line; saw {seen!r}"
+        sim.write_log(alloc_id, "server", "stdout", "after-follow\n")
+        assert arrived.wait(15), f"follow never showed the new line; saw {seen!r}"
+        assert proc.poll() is None, "logs --follow exited by itself"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(seen)
+    assert "before-follow" in text and "after-follow" in text
