@@ -16,8 +16,9 @@ job could see them.
 
 from __future__ import annotations
 
-from mlctl.artifacts.base import ArtifactRef, ArtifactStore, Progress, object_key, sha256_file
+from mlctl.artifacts.base import ArtifactRef, ArtifactStore, Progress, object_key
 from mlctl.artifacts.factory import store_from_settings
+from mlctl.digest import sha256_file
 
 __all__ = [
     "ArtifactRef",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlctl.bundle.schema import NAME_PATTERN, SHA256_PATTERN
+from mlctl.digest import sha256_file
 from mlctl.errors import InvalidInput, NotFound
 
 Progress = Callable[[int, int], None]
@@ -61,15 +61,6 @@ def object_key(name: str, sha256: str) -> str:
     return f"{name}/{sha256}.tar.gz"
 
 
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_source(path: Path, sha256: str) -> int:
     """The size of the bundle to upload, after checking it really has that sha256.
 
@@ -85,6 +76,22 @@ def check_source(path: Path, sha256: str) -> int:
             hint="package the bundle again: mlctl model package DIR",
         )
     return path.stat().st_size
+
+
+def upload_once(
+    store: ArtifactStore, path: Path, *, name: str, sha256: str, write: Callable[[int], None]
+) -> ArtifactRef:
+    """The upload flow every store shares: check the source, skip what is there, write.
+
+    ``write(size)`` puts the bytes in place; the object's address is its content hash,
+    so an object already present at that address (with the right size) is this bundle.
+    """
+    size = check_source(path, sha256)
+    url = store.read_url(name=name, sha256=sha256)
+    if store.exists(name=name, sha256=sha256, size=size):
+        return ArtifactRef(url=url, sha256=sha256, size=size, uploaded=False)
+    write(size)
+    return ArtifactRef(url=url, sha256=sha256, size=size, uploaded=True)
 
 
 class ProgressReader:

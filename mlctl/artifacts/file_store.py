@@ -17,10 +17,10 @@ from mlctl.artifacts.base import (
     CHUNK_SIZE,
     ArtifactRef,
     Progress,
-    check_source,
     object_key,
-    sha256_file,
+    upload_once,
 )
+from mlctl.digest import sha256_file
 from mlctl.errors import NotFound, PermissionDenied
 
 
@@ -44,20 +44,20 @@ class FileStore:
     def upload(
         self, path: Path, *, name: str, sha256: str, progress: Progress | None = None
     ) -> ArtifactRef:
-        size = check_source(path, sha256)
-        url = self.read_url(name=name, sha256=sha256)
-        if self.exists(name=name, sha256=sha256, size=size):
-            return ArtifactRef(url=url, sha256=sha256, size=size, uploaded=False)
-        if not self.root.is_dir():
-            raise NotFound(
-                f"artifact store directory {self.root} does not exist",
-                hint="mount the shared directory, or fix MLCTL_ARTIFACT_STORE",
-            )
-        try:
-            self._copy_atomically(path, self._path(name, sha256), size, progress)
-        except PermissionError as exc:
-            raise PermissionDenied(f"cannot write to artifact store {self.root}: {exc}") from exc
-        return ArtifactRef(url=url, sha256=sha256, size=size, uploaded=True)
+        def write(size: int) -> None:
+            if not self.root.is_dir():
+                raise NotFound(
+                    f"artifact store directory {self.root} does not exist",
+                    hint="mount the shared directory, or fix MLCTL_ARTIFACT_STORE",
+                )
+            try:
+                self._copy_atomically(path, self._path(name, sha256), size, progress)
+            except PermissionError as exc:
+                raise PermissionDenied(
+                    f"cannot write to artifact store {self.root}: {exc}"
+                ) from exc
+
+        return upload_once(self, path, name=name, sha256=sha256, write=write)
 
     def verify(self, *, name: str, sha256: str) -> bool:
         path = self._path(name, sha256)

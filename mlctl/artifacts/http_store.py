@@ -20,8 +20,8 @@ from mlctl.artifacts.base import (
     ArtifactRef,
     Progress,
     ProgressReader,
-    check_source,
     object_key,
+    upload_once,
 )
 from mlctl.errors import AuthError, ConfigError, NotFound, PermissionDenied, Unreachable
 
@@ -66,14 +66,12 @@ class HttpStore:
     def upload(
         self, path: Path, *, name: str, sha256: str, progress: Progress | None = None
     ) -> ArtifactRef:
-        size = check_source(path, sha256)
-        read_url = self.read_url(name=name, sha256=sha256)
-        if self.exists(name=name, sha256=sha256, size=size):
-            return ArtifactRef(url=read_url, sha256=sha256, size=size, uploaded=False)
-        self._mkcol(f"{self.base_url}/{quote(name)}/")
-        url = self._url(object_key(name, sha256))
-        _raise_for_status(self._put(url, path, size, progress), "PUT", url)
-        return ArtifactRef(url=read_url, sha256=sha256, size=size, uploaded=True)
+        def write(size: int) -> None:
+            self._mkcol(f"{self.base_url}/{quote(name)}/")
+            url = self._url(object_key(name, sha256))
+            _raise_for_status(self._put(url, path, size, progress), "PUT", url)
+
+        return upload_once(self, path, name=name, sha256=sha256, write=write)
 
     def verify(self, *, name: str, sha256: str) -> bool:
         url = self._url(object_key(name, sha256))

@@ -7,7 +7,6 @@ files are opened with onnxruntime, which executes no Python.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from mlctl.bundle.names import name_problem
 from mlctl.bundle.problems import Problem, warning
 from mlctl.bundle.schema import BundleConfig, Datatype, ModelFormat, TensorSpec
 from mlctl.bundle.tree import BundleTree, EntryKind
+from mlctl.digest import sha256_file
 
 #: File name endings each format usually has; anything else earns a warning.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -125,12 +125,6 @@ def check_model(
             custom="predict" in hooks or "load" in hooks or "preprocess" in hooks,
         )
     return problems
-
-
-def sha256_file(path: Path) -> str:
-    """The file's sha256, streamed so a multi-gigabyte model needs no memory."""
-    with path.open("rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def _extension(ref: ModelRef, config_file: str) -> list[Problem]:
