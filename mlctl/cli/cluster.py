@@ -22,7 +22,7 @@ def cluster() -> None:
 
     \b
     Examples:
-      mlctl cluster inventory hosts.yaml -o inventory.yml
+      mlctl cluster inventory hosts.yaml --out inventory.yml
       mlctl cluster provision -i inventory.yml
       mlctl cluster provision -i inventory.yml --limit gpu_clients --check --diff
       mlctl cluster up --clients 2 && mlctl cluster status
@@ -219,7 +219,6 @@ def _failure_from_log(log: Path, request: Any) -> Any:
 @cluster.command()
 @click.argument("hosts_file", type=click.Path(path_type=Path))
 @click.option(
-    "-o",
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the inventory to this file (default: print it).",
@@ -239,7 +238,7 @@ def inventory(hosts_file: Path, out: Path | None) -> None:
         - {name: gpu-1, address: 10.0.0.21, roles: [gpu], user: debian}
     \b
     Examples:
-      mlctl cluster inventory hosts.yaml -o inventory.yml
+      mlctl cluster inventory hosts.yaml --out inventory.yml
       mlctl cluster inventory hosts.yaml | less
     """
     from mlctl.inventory import inventory_yaml, read_hosts_file, write_atomically

@@ -66,7 +66,7 @@ def check_request(request: RunRequest) -> None:
     if not request.inventory.exists():
         raise NotFound(
             f"{request.inventory}: inventory does not exist",
-            hint="write one with: mlctl cluster inventory HOSTS.yaml -o inventory.yml",
+            hint="write one with: mlctl cluster inventory HOSTS.yaml --out inventory.yml",
         )
     if not request.playbook.is_file():
         raise NotFound(f"{request.playbook}: playbook does not exist")

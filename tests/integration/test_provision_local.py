@@ -148,7 +148,7 @@ def test_context_from_a_generated_inventory(tmp_path):
         )
     )
     inventory = tmp_path / "lab.yml"
-    assert run_cli(["cluster", "inventory", str(hosts), "-o", str(inventory)]).status == 0
+    assert run_cli(["cluster", "inventory", str(hosts), "--out", str(inventory)]).status == 0
     result = run_cli(["-o", "json", "cluster", "context", "-i", str(inventory)])
     assert result.status == 0, result.stderr
     assert json.loads(result.stdout) == {

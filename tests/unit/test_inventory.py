@@ -102,7 +102,7 @@ def test_a_missing_host_list_is_not_found(tmp_path):
 def test_cli_writes_an_inventory_ansible_can_read(tmp_path):
     hosts = write(tmp_path, HOSTS)
     out = tmp_path / "inv" / "inventory.yml"
-    result = run_cli(["cluster", "inventory", str(hosts), "-o", str(out)])
+    result = run_cli(["cluster", "inventory", str(hosts), "--out", str(out)])
     assert result.status == 0, result.stderr
     assert "wrote" in result.stderr and result.stdout == ""
     data = yaml.safe_load(out.read_text())
@@ -120,7 +120,7 @@ def test_cli_prints_the_inventory_without_out(tmp_path):
 def test_cli_rejects_a_bad_host_list_and_writes_nothing(tmp_path):
     out = tmp_path / "inventory.yml"
     bad = write(tmp_path, "hosts: [{name: a, address: 10.0.0.1, roles: [nope]}]")
-    result = run_cli(["cluster", "inventory", str(bad), "-o", str(out)])
+    result = run_cli(["cluster", "inventory", str(bad), "--out", str(out)])
     assert result.status == 4
     assert "hosts[0].roles[0]: 'nope' is not one of" in result.stderr
     assert not out.exists()
