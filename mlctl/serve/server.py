@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 UVICORN_LOG_LEVEL = "warning"
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
+#: How uvicorn serves, the same for one process and for --workers N.
+SERVER_SETTINGS: dict[str, Any] = {
+    "log_level": UVICORN_LOG_LEVEL,
+    "access_log": False,  # mlctl writes its own JSON access lines
+    "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    "server_header": False,
+    # Nothing reads the client address, so skip X-Forwarded-* rewriting per request.
+    "proxy_headers": False,
+}
+
 
 class ModelLoadFailed(InvalidInput):
     """The server started but the model did not load; the message says why."""
@@ -66,17 +76,7 @@ class LocalServer:
             local.server.should_exit = True
 
         app = make_app(options, on_load_failure=stop_server)
-        config = uvicorn.Config(
-            app,
-            host=options.host,
-            port=port,
-            log_level=UVICORN_LOG_LEVEL,
-            access_log=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-            server_header=False,
-            # Nothing reads the client address, so skip X-Forwarded-* rewriting per request.
-            proxy_headers=False,
-        )
+        config = uvicorn.Config(app, host=options.host, port=port, **SERVER_SETTINGS)
         local = cls(server=uvicorn.Server(config), state=app.state.server)
         return local
 
@@ -116,9 +116,5 @@ def serve_workers(options: ServeOptions, port: int, workers: int) -> None:
         host=options.host,
         port=port,
         workers=workers,
-        log_level=UVICORN_LOG_LEVEL,
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        server_header=False,
-        proxy_headers=False,
+        **SERVER_SETTINGS,
     )
