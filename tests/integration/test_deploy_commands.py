@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mlctl.errors import ExitStatus
+from mlctl.local.engine.topology import default_cluster
 from tests.cli_runner import run_cli
 from tests.e2e.support import make_bundle, mlctl, mlctl_json, steer, use_cluster
-from tests.simulators.nomad.topology import default_cluster
 
 TIMEOUT = "120"
 

@@ -1,6 +1,1 @@
-"""A strict simulator of the Nomad HTTP API (see tests/README.md)."""
-
-from .sim import NomadSim
-from .topology import GpuSpec, NodeSpec, default_cluster, parse_nodes
-
-__all__ = ["GpuSpec", "NodeSpec", "NomadSim", "default_cluster", "parse_nodes"]
+"""pytest fixtures around the Nomad-API engine in ``mlctl.local.engine``."""

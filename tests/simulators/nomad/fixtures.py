@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import requests
 
-from .sim import NomadSim
-from .topology import NodeSpec, default_cluster
+from mlctl.local.engine.sim import NomadSim
+from mlctl.local.engine.topology import NodeSpec, default_cluster
 
 
 @dataclass

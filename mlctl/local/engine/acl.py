@@ -68,8 +68,8 @@ TOP_BLOCKS = (
 )
 
 PERMISSION_DENIED = "Permission denied"
-TOKEN_NOT_FOUND = "ACL token not found"
-TOKEN_EXPIRED = "ACL token expired"
+TOKEN_NOT_FOUND = "ACL token not found"  # noqa: S105 - an error message
+TOKEN_EXPIRED = "ACL token expired"  # noqa: S105 - an error message
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Run the simulator standalone: ``python -m tests.simulators.nomad --port 4646 [--acl]``."""
+"""Run the simulator standalone: ``python -m mlctl.local.engine --port 4646 [--acl]``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .topology import default_cluster, parse_nodes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.simulators.nomad", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mlctl.local.engine", description=__doc__)
     parser.add_argument(
         "--port", type=int, default=4646, help="port on 127.0.0.1 (0 picks a free one)"
     )
