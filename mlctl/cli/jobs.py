@@ -53,9 +53,9 @@ def _settings(ctx: click.Context, namespace: str | None) -> Settings:
 
 
 def _client(settings: Settings) -> NomadClient:
-    from mlctl.nomad import connect
+    from mlctl.session import nomad_client
 
-    return connect(settings)
+    return nomad_client(settings)
 
 
 def _overrides(replicas: int | None, gpus: int | None) -> Overrides:

@@ -35,10 +35,10 @@ def nodes(ctx: click.Context) -> None:
       mlctl -o json nodes | jq '.[] | {node, gpus}'
     """
     from mlctl.deploy.inventory import gpu_summary, node_row
-    from mlctl.nomad import connect
+    from mlctl.session import nomad_client
 
     settings = state(ctx).settings()
-    client = connect(settings)
+    client = nomad_client(settings)
     rows: list[dict[str, Any]] = []
     for node in sorted(client.nodes.list_nodes(), key=lambda n: n.get("Name", "")):
         full = client.nodes.read(node["ID"])

@@ -37,10 +37,10 @@ def user() -> None:
 
 
 def _vault(ctx: click.Context) -> tuple[Settings, Vault]:
-    from mlctl.vault.client import acting_token, connect
+    from mlctl.session import vault_client
 
     settings = state(ctx).settings()
-    return settings, connect(settings, acting_token(settings))
+    return settings, vault_client(settings)
 
 
 @user.command("add")
@@ -65,7 +65,7 @@ def add(
       mlctl user add alice --role data-scientist --namespace team-a --namespace team-b
       printf '%s\\n' "$PW" | mlctl user add ops1 --role operator --password-stdin
     """
-    from mlctl.nomad.client import connect as nomad_connect
+    from mlctl.session import nomad_client
     from mlctl.vault.roles import Role, check_grant, check_username
     from mlctl.vault.users import add_user, check_password
 
@@ -74,7 +74,7 @@ def add(
     check_grant(Role(role), namespaces)
     password = check_password(read_password(password_stdin, confirm=True))
     changes = add_user(
-        vault, lambda: nomad_connect(settings), name, Role(role), namespaces, password
+        vault, lambda: nomad_client(settings), name, Role(role), namespaces, password
     )
     emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
     note(f"user {name} added as {role}; they can now run: mlctl login {name}")

@@ -69,11 +69,10 @@ def bootstrap(
     """
     from mlctl.cli.auth import read_stdin_secret
     from mlctl.errors import ConfigError
-    from mlctl.nomad.client import connect as nomad_connect
+    from mlctl.session import nomad_client_with_token, vault_client
     from mlctl.vault.bootstrap import NomadAccess
     from mlctl.vault.bootstrap import bootstrap as run
     from mlctl.vault.changes import summary
-    from mlctl.vault.client import acting_token, connect
     from mlctl.vault.roles import check_namespace
 
     settings = state(ctx).settings()
@@ -89,8 +88,8 @@ def bootstrap(
             hint="pipe it in with --nomad-token-stdin, or set NOMAD_TOKEN",
         )
     ca_pem = Path(settings.nomad_cacert).read_text() if settings.nomad_cacert else None
-    client = connect(settings, acting_token(settings))
-    nomad = nomad_connect(settings.with_overrides(nomad_token=management))
+    client = vault_client(settings)
+    nomad = nomad_client_with_token(settings, management)
     access = NomadAccess(nomad_addr_for_vault or settings.nomad_addr, management, ca_pem)
     changes = run(client, nomad, access, namespaces, rotate_token=rotate_nomad_token)
     emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)

@@ -14,7 +14,6 @@ import requests
 from urllib3.util.retry import Retry
 
 from mlctl import __version__, endpoint, redact
-from mlctl.credentials import resolve_nomad_token
 from mlctl.errors import ConfigError
 from mlctl.nomad.allocations import Allocations
 from mlctl.nomad.deployments import Deployments
@@ -73,11 +72,18 @@ def _client_cert(settings: Settings) -> tuple[str, str] | tuple[()]:
 
 
 def connect(
-    settings: Settings, *, retry: Retry | None = None, timeout: float = DEFAULT_TIMEOUT
+    settings: Settings,
+    *,
+    token: str | None = None,
+    retry: Retry | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> NomadClient:
-    """A client for the Nomad named by ``settings``; no request is made yet."""
+    """A client for the Nomad named by ``settings``, sending ``token``; no request is made yet.
+
+    Which token to send (NOMAD_TOKEN, a cached login, ...) is decided by the composition
+    root, :mod:`mlctl.session`; this module never reads credentials itself.
+    """
     address = normalise_address(settings.nomad_addr)
-    token = resolve_nomad_token(settings)
     redact.register(token)
     session = requests.Session()
     session.headers["User-Agent"] = f"mlctl/{__version__}"

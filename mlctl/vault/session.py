@@ -28,7 +28,7 @@ from mlctl.vault.roles import check_username, namespaces_of, nomad_role, role_fr
 
 
 def _nomad_as(settings: Settings, secret: str) -> NomadClient:
-    return nomad_connect(settings.with_overrides(nomad_token=secret))
+    return nomad_connect(settings, token=secret)
 
 
 def login(settings: Settings, name: str, password: str) -> CachedLogin:
