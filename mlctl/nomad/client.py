@@ -8,6 +8,7 @@ namespace and region, the retry policy and the user agent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import nomad
 import requests
@@ -74,16 +75,19 @@ def _client_cert(settings: Settings) -> tuple[str, str] | tuple[()]:
 def connect(
     settings: Settings,
     *,
-    token: str | None = None,
+    token: str | None | Literal["settings"] = "settings",
     retry: Retry | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> NomadClient:
     """A client for the Nomad named by ``settings``, sending ``token``; no request is made yet.
 
-    Which token to send (NOMAD_TOKEN, a cached login, ...) is decided by the composition
-    root, :mod:`mlctl.session`; this module never reads credentials itself.
+    ``token="settings"`` sends ``settings.nomad_token``.  Whether a cached login's token
+    is sent instead is decided by the composition root, :mod:`mlctl.session`; this module
+    never reads credentials itself.
     """
     address = normalise_address(settings.nomad_addr)
+    if token == "settings":
+        token = settings.nomad_token
     redact.register(token)
     session = requests.Session()
     session.headers["User-Agent"] = f"mlctl/{__version__}"
