@@ -121,7 +121,7 @@ def test_duplicate_missing_and_removal(cluster):
 def test_pause_and_resume(cluster):
     assert mlctl("schedule", "add", "iris", "--window", OFFICE).status == 0
     assert mlctl("schedule", "pause", "iris").status == 0
-    status, rows = mlctl_json("schedule", "list")
+    _, rows = mlctl_json("schedule", "list")
     assert rows[0]["state"] == "paused" and rows[0]["effective"] is None
     assert mlctl("schedule", "resume", "iris").status == 0
     _, rows = mlctl_json("schedule", "list")
