@@ -476,8 +476,12 @@ def scale(ctx: click.Context, model: str, replicas: int, namespace: str | None) 
     from mlctl.deploy import lifecycle
 
     settings = _settings(ctx, namespace)
-    response = lifecycle.scale(_client(settings), model, replicas, by=_who(settings))
+    client = _client(settings)
+    response = lifecycle.scale(client, model, replicas, by=_who(settings))
     result = {"model": model, "replicas": replicas, "eval_id": response.get("EvalID")}
+    from mlctl.schedule.cli_hooks import after_manual_scale
+
+    result.update(after_manual_scale(client, model, replicas, by=_who(settings)))
     if settings.output == "json":
         emit_json(result)
     else:

@@ -9,7 +9,7 @@ scaling during an active deployment is refused with 400 and retried next pass).
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ import requests
 from mlctl.schedule.reconciler import PassResult, Reconciler, jobs_from_nomad
 from mlctl.session import nomad_client_with_token
 from mlctl.settings import load_settings
-from tests.e2e.support import make_bundle, mlctl, use_cluster
+from tests.e2e.support import make_bundle, mlctl, mlctl_json, use_cluster
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = "Mon-Fri 09:00-18:00 Europe/Berlin"
@@ -195,3 +195,22 @@ def test_paused_and_overridden_models_are_left_alone(harness):
     assert mlctl("schedule", "resume", "iris").status == 0
     harness.converge(rec, berlin(2024, 5, 6, 10, 0))
     assert harness.count() == 2
+
+
+def test_a_manual_scale_is_an_override_until_the_next_transition(harness):
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens, closes = now - timedelta(hours=1), now + timedelta(hours=1)
+    add("--from", opens.isoformat(), "--until", closes.isoformat(), "--replicas", "2")
+    rec = harness.reconciler()
+    harness.converge(rec, now)
+    assert harness.count() == 2
+    status, scaled = mlctl_json("scale", "iris", "3")
+    assert status == 0 and scaled["override_recorded"] is True
+    assert scaled["override_until"] == closes.strftime("%Y-%m-%dT%H:%M:%SZ")
+    harness.wait_running(3)
+    _, rows = mlctl_json("schedule", "list")
+    assert rows[0]["state"].startswith("override 3 until ")
+    assert harness.run(rec, now + timedelta(minutes=30)).actions == []  # never undone mid-window
+    assert harness.count() == 3
+    harness.converge(rec, closes)  # the next transition: the schedule takes over again
+    assert harness.count() == 0
