@@ -169,12 +169,14 @@ def unhealthy(
     jobs: Mapping[tuple[str, str], JobView],
     now: datetime,
     grace: timedelta = DEFAULT_GRACE,
+    *,
+    targets: Mapping[tuple[str, str], int | None] | None = None,
 ) -> list[Unhealthy]:
     """Models whose schedule has wanted them up for longer than ``grace`` without that
     many healthy allocations (the scaling failed, or the allocations never got healthy)."""
     found = []
     for item in schedules:
-        target = target_of(item, now)
+        target = targets[item.key] if targets and item.key in targets else target_of(item, now)
         if not target:
             continue
         job = jobs.get(item.key)

@@ -29,7 +29,6 @@ from mlctl.schedule.plan import (
     ScaleAction,
     Scheduled,
     Unhealthy,
-    next_wake,
     plan_scaling,
     target_of,
     unhealthy,
@@ -93,7 +92,11 @@ class ScheduleSource:
 class _Target:
     item: Scheduled
     target: int | None
+    since: datetime  #: computed at this instant
     until: datetime | None  #: recompute at or after this instant (None: never)
+
+    def holds(self, item: Scheduled, now: datetime) -> bool:
+        return self.item is item and self.since <= now and (self.until is None or now < self.until)
 
 
 class TargetCache:
@@ -107,11 +110,16 @@ class TargetCache:
         fresh: dict[Key, _Target] = {}
         for item in items:
             hit = self._cached.get(item.key)
-            if hit is None or hit.item is not item or (hit.until is not None and now >= hit.until):
-                hit = _Target(item, target_of(item, now), _valid_until(item, now))
+            if hit is None or not hit.holds(item, now):
+                hit = _Target(item, target_of(item, now), now, _valid_until(item, now))
             fresh[item.key] = hit
         self._cached = fresh
         return {key: hit.target for key, hit in fresh.items()}
+
+    def next_change(self) -> datetime | None:
+        """The earliest instant any cached count stops being valid: when to wake next."""
+        ends = [hit.until for hit in self._cached.values() if hit.until is not None]
+        return min(ends) if ends else None
 
 
 def _valid_until(item: Scheduled, now: datetime) -> datetime | None:
@@ -160,9 +168,9 @@ class Reconciler:
         result = PassResult(actions=plan_scaling(items, jobs, now, targets=targets))
         for action in result.actions:
             self._apply(action, result, now)
-        result.unhealthy = unhealthy(items, jobs, now, self.grace)
+        result.unhealthy = unhealthy(items, jobs, now, self.grace, targets=targets)
         self._log_unhealthy(result.unhealthy, now)
-        result.next_wake = next_wake(items, now)
+        result.next_wake = self.cache.next_change()
         return result
 
     def _log_transitions(
