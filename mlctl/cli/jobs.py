@@ -193,9 +193,12 @@ def plan(
     from mlctl.deploy import pipeline
 
     settings = _settings(ctx, namespace)
+    client = _client(settings)
     with pipeline.packaged(bundle) as archive:
-        rendered = pipeline.render(settings, archive, _overrides(replicas, gpus))
-    planned = pipeline.plan(_client(settings), rendered.hcl)
+        scheduled = _scheduled(client, archive.config, replicas)
+        count = scheduled.count if scheduled else replicas
+        rendered = pipeline.render(settings, archive, _overrides(count, gpus))
+    planned = pipeline.plan(client, rendered.hcl)
     as_json = settings.output == "json"
     payload = _plan_payload(planned)
     if not as_json:
@@ -235,6 +238,16 @@ def _upload_progress(enabled: bool) -> Any:
             yield update
 
     return bar()
+
+
+def _scheduled(client: NomadClient, config: Any, replicas: int | None) -> Any:
+    """A scheduled model registers the count its schedule wants now (one line says so)."""
+    from mlctl.schedule.cli_hooks import for_deploy
+
+    scheduled = for_deploy(client, config, replicas)
+    if scheduled is not None:
+        note(scheduled.note)
+    return scheduled
 
 
 def _report_result(result: WatchResult, model: str, release: str, as_json: bool) -> None:
@@ -339,8 +352,12 @@ def deploy(
     with pipeline.packaged(bundle) as archive:
         config = archive.config
         note(f"packaged {config.name} {config.version}: {archive.size} bytes")
+        scheduled = _scheduled(client, config, replicas)
         rendered = pipeline.render(
-            settings, archive, _overrides(replicas, gpus), require_store=True
+            settings,
+            archive,
+            _overrides(scheduled.count if scheduled else replicas, gpus),
+            require_store=True,
         )
         # Plan before uploading: planning needs the same Nomad rights as registering,
         # so a user who may not deploy here, or a job that cannot be placed, is
@@ -352,6 +369,10 @@ def deploy(
             _refuse(planned, as_json, {"outcome": "unplaceable", **_plan_payload(planned)})
         for failure in planned.failures:
             note(f"warning: --force: cannot place {failure.text}")
+        if scheduled is not None:
+            from mlctl.schedule.cli_hooks import store_for_deploy
+
+            store_for_deploy(client, scheduled, by=_who(settings))
         with _upload_progress(not as_json) as progress:
             pipeline.upload(settings, archive, progress)
     note(f"bundle at {rendered.artifact_url}")
@@ -359,6 +380,8 @@ def deploy(
     version = int(client.jobs.read(planned.job_id).get("Version", 0))
     note(f"registered {planned.job_id} version {version} (evaluation {written.get('EvalID', '-')})")
     unchanged = (planned.plan.get("Diff") or {}).get("Type") == "None"
+    if scheduled is not None and scheduled.count == 0:
+        wait = False  # nothing starts, so no rollout to watch; the schedule starts it later
     if not wait or unchanged:
         outcome = Outcome.UNCHANGED if unchanged else Outcome.DETACHED
         result = WatchResult(outcome, planned.job_id, version)

@@ -214,3 +214,72 @@ def test_a_manual_scale_is_an_override_until_the_next_transition(harness):
     assert harness.count() == 3
     harness.converge(rec, closes)  # the next transition: the schedule takes over again
     assert harness.count() == 0
+
+
+# --- deploy of a scheduled model ------------------------------------------------------
+
+
+def scheduled_bundle(tmp_path, windows, version="1.0.0", replicas=2):
+    import yaml
+
+    bundle = make_bundle(tmp_path, "iris", version=version, replicas=replicas)
+    config_file = bundle / "mlctl.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["schedule"] = windows
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    return bundle
+
+
+@pytest.fixture
+def cluster(nomad_cluster, tmp_path, monkeypatch):
+    use_cluster(monkeypatch, nomad_cluster, tmp_path / "store")
+    return Harness(nomad_cluster)
+
+
+def test_deploy_outside_the_window_registers_zero_and_the_monitor_starts_it(cluster, tmp_path):
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens, closes = now + timedelta(hours=2), now + timedelta(hours=4)  # like 20:00 for 09:00
+    window = {"from": opens.isoformat(), "until": closes.isoformat()}
+    result = mlctl("deploy", str(scheduled_bundle(tmp_path, [window])), "--timeout", "120")
+    assert result.status == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "outside its windows" in line]
+    assert len(lines) == 1 and "registered with 0 replicas, not started" in lines[0]
+    assert cluster.count() == 0 and cluster.running() == 0
+    status, shown = mlctl_json("schedule", "show", "iris")
+    assert status == 0 and shown["windows"] == [f"{opens.isoformat()} until {closes.isoformat()}"]
+    rec = cluster.reconciler()
+    cluster.converge(rec, opens)
+    assert cluster.count() == 2  # the bundle's replicas, inside the window
+    # A new version deployed now (still before the window) registers what the schedule
+    # wants now, not the live count.
+    bundle = scheduled_bundle(tmp_path, [window], version="2.0.0", replicas=2)
+    again = mlctl("deploy", str(bundle), "--timeout", "120")
+    assert again.status == 0, again.stderr
+    assert cluster.count() == 0  # real now is still before the window: the schedule says 0
+
+
+def test_deploy_inside_the_window_uses_the_windows_replicas(cluster, tmp_path):
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = {
+        "from": (now - timedelta(hours=1)).isoformat(),
+        "until": (now + timedelta(hours=1)).isoformat(),
+        "replicas": 3,
+    }
+    result = mlctl(
+        "deploy", str(scheduled_bundle(tmp_path, [window], replicas=1)), "--timeout", "120"
+    )
+    assert result.status == 0, result.stderr
+    assert "registered with 3 replicas until" in result.stderr
+    assert cluster.count() == 3
+    override = mlctl(
+        "deploy",
+        str(scheduled_bundle(tmp_path, [window], version="1.1.0")),
+        "--replicas",
+        "1",
+        "--timeout",
+        "120",
+    )
+    assert override.status == 0, override.stderr
+    assert "--replicas 1 holds until" in override.stderr
+    _, rows = mlctl_json("schedule", "list")
+    assert rows[0]["state"].startswith("override 1 until")
