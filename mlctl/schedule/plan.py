@@ -14,7 +14,7 @@ which the monitor raises as an alert.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mlctl.schedule.spec import StoredSchedule
@@ -48,6 +48,11 @@ class Scheduled:
     schedule: Schedule
     #: The first transition after the override was set (None: none, or no override).
     override_until: datetime | None = None
+    #: ``(namespace, job_id)``, the key of the job in the monitor's Store.
+    key: tuple[str, str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.namespace, self.job_id))
 
     @classmethod
     def of(cls, namespace: str, model: str, job_id: str, doc: StoredSchedule) -> Scheduled:
@@ -62,10 +67,6 @@ class Scheduled:
         if self.doc.override is None or now < self.doc.override.since:
             return False
         return self.override_until is None or now < self.override_until
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.job_id)
 
 
 @dataclass(frozen=True)
@@ -127,11 +128,13 @@ def plan_scaling(
     ones are computed with :func:`target_of`.
     """
     actions = []
+    known = targets or {}
     for item in schedules:
-        job = jobs.get(item.key)
+        key = item.key
+        job = jobs.get(key)
         if job is None or job.stopped:
             continue
-        target = targets[item.key] if targets and item.key in targets else target_of(item, now)
+        target = known[key] if key in known else target_of(item, now)
         if target is None or target == job.count:
             continue
         actions.append(
@@ -175,11 +178,13 @@ def unhealthy(
     """Models whose schedule has wanted them up for longer than ``grace`` without that
     many healthy allocations (the scaling failed, or the allocations never got healthy)."""
     found = []
+    known = targets or {}
     for item in schedules:
-        target = targets[item.key] if targets and item.key in targets else target_of(item, now)
+        key = item.key
+        target = known[key] if key in known else target_of(item, now)
         if not target:
             continue
-        job = jobs.get(item.key)
+        job = jobs.get(key)
         healthy = job.healthy if job is not None and not job.stopped else 0
         if healthy >= target:
             continue

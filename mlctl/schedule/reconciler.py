@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlctl.errors import Conflict, MlctlError, NotFound
@@ -88,38 +88,37 @@ class ScheduleSource:
         return Scheduled.of(namespace, model, _job_id(model), entry.doc)
 
 
-@dataclass
-class _Target:
-    item: Scheduled
-    target: int | None
-    since: datetime  #: computed at this instant
-    until: datetime | None  #: recompute at or after this instant (None: never)
-
-    def holds(self, item: Scheduled, now: datetime) -> bool:
-        return self.item is item and self.since <= now and (self.until is None or now < self.until)
-
-
 class TargetCache:
     """What each schedule wants, kept until its next transition: a pass over thousands
     of schedules then costs a dictionary lookup each, not a walk through their windows."""
 
     def __init__(self) -> None:
-        self._cached: dict[Key, _Target] = {}
+        # key -> (the Scheduled it was computed for, target, valid from, valid until)
+        self._cached: dict[Key, tuple[Scheduled, int | None, float, float]] = {}
+        self._targets: dict[Key, int | None] = {}
 
     def targets(self, items: Iterable[Scheduled], now: datetime) -> dict[Key, int | None]:
-        fresh: dict[Key, _Target] = {}
+        at = now.timestamp()
+        cached, fresh = self._cached, {}
+        targets: dict[Key, int | None] = {}
         for item in items:
-            hit = self._cached.get(item.key)
-            if hit is None or not hit.holds(item, now):
-                hit = _Target(item, target_of(item, now), now, _valid_until(item, now))
-            fresh[item.key] = hit
-        self._cached = fresh
-        return {key: hit.target for key, hit in fresh.items()}
+            key = item.key
+            hit = cached.get(key)
+            if hit is None or hit[0] is not item or not hit[2] <= at < hit[3]:
+                until = _valid_until(item, now)
+                hit = (item, target_of(item, now), at, until.timestamp() if until else _NEVER)
+            fresh[key] = hit
+            targets[key] = hit[1]
+        self._cached, self._targets = fresh, targets
+        return targets
 
     def next_change(self) -> datetime | None:
         """The earliest instant any cached count stops being valid: when to wake next."""
-        ends = [hit.until for hit in self._cached.values() if hit.until is not None]
-        return min(ends) if ends else None
+        soonest = min((hit[3] for hit in self._cached.values()), default=_NEVER)
+        return None if soonest == _NEVER else datetime.fromtimestamp(soonest, UTC)
+
+
+_NEVER = float("inf")
 
 
 def _valid_until(item: Scheduled, now: datetime) -> datetime | None:
