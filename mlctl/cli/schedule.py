@@ -387,3 +387,117 @@ def resume(ctx: click.Context, model: str, namespace: str | None) -> None:
       mlctl schedule resume iris
     """
     _pause(ctx, model, namespace, False)
+
+
+REPORT_COLUMNS = {
+    "opened": "OPENED (UTC)",
+    "closed": "CLOSED",
+    "replicas": "REPLICAS",
+    "healthy_after_s": "HEALTHY AFTER S",
+    "stopped_after_s": "STOPPED AFTER S",
+    "answered": "ANSWERED",
+}
+
+
+def _since(text: str | None, now: datetime) -> datetime:
+    """``--since``: an ISO 8601 instant, or a duration back from now (``7d``, ``12h``, ``30m``)."""
+    import re
+    from datetime import timedelta
+
+    from mlctl.schedule.problems import ScheduleInvalid
+
+    if text is None:
+        return now - timedelta(days=7)
+    match = re.fullmatch(r"(\d{1,5})([dhm])", text.strip())
+    if match:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+        return now - timedelta(**{unit: int(match.group(1))})
+    try:
+        return _now(text)
+    except ScheduleInvalid:
+        raise ScheduleInvalid(
+            f"--since: {text!r} is neither an ISO 8601 instant nor a duration like 7d, 12h, 30m"
+        ) from None
+
+
+@schedule.command("report")
+@click.argument("model")
+@_namespace_option
+@click.option("--since", metavar="WHEN", help="ISO 8601 instant or 7d / 12h / 30m ago [7d].")
+@click.option(
+    "--event-log",
+    "event_log",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="The monitor's event log [MLCTL_STATE_DIR/monitor/events.jsonl].",
+)
+@click.pass_context
+def report_(
+    ctx: click.Context,
+    model: str,
+    namespace: str | None,
+    since: str | None,
+    event_log: str | None,
+) -> None:
+    """Schedule compliance: did MODEL follow its schedule? (from the monitor's probes)
+
+    For each period the schedule wanted the model up: how long after opening it became
+    healthy, how long after closing it stopped answering, and the fraction of the period
+    it answered its probes. "-" means the monitor had no probe data for it.
+
+    \b
+    Examples:
+      mlctl schedule report iris
+      mlctl schedule report iris --since 30d
+      mlctl -o json schedule report iris --since 2025-03-01T00:00:00Z
+    """
+    from pathlib import Path
+
+    from mlctl.schedule import store
+    from mlctl.schedule.report import report
+    from mlctl.schedule.timeline import iso_utc
+
+    _check_model(model)
+    settings, client = _setup(ctx, namespace)
+    entry = store.read(client, model)
+    if entry is None:
+        raise _no_schedule(model, client.namespace)
+    now = datetime.now(UTC)
+    start = _since(since, now)
+    path = Path(event_log) if event_log else settings.state_dir / "monitor" / "events.jsonl"
+    events = _probe_events(path, model, entry.namespace)
+    rows = report(entry.doc.schedule(), events, start, now)
+    if settings.output == "json":
+        emit_json({"model": model, "since": iso_utc(start), "until": iso_utc(now), "windows": rows})
+        return
+    if not events:
+        note(f"note: no probe history for {model} in {path}; is the monitor running there?")
+    for row in rows:
+        fraction = row["answered_fraction"]
+        row["answered"] = f"{fraction:.1%}" if isinstance(fraction, float) else None
+    emit(rows, "table", columns=REPORT_COLUMNS, empty=f"{model}: no window since {iso_utc(start)}")
+
+
+def _probe_events(path: Any, model: str, namespace: str) -> list[dict[str, Any]]:
+    """The ``probe`` events of one model from the monitor's JSONL event log (and its
+    rotated files, oldest first); unreadable lines are skipped."""
+    import json
+
+    files = [*sorted(path.parent.glob(path.name + ".*"), reverse=True), path]
+    events = []
+    for file in files:
+        if not file.is_file():
+            continue
+        with file.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if (
+                    isinstance(record, dict)
+                    and record.get("kind") == "probe"
+                    and record.get("model") == model
+                    and record.get("namespace", namespace) == namespace
+                ):
+                    events.append(record)
+    return events

@@ -211,3 +211,58 @@ def test_policies_grant_schedules_to_exactly_the_right_roles(acl, monkeypatch):
     assert monitor.stdout.count('"model": "iris"') == 2  # team-a and team-b
     rm = as_role(monkeypatch, acl["monitor"], "schedule", "rm", "iris", "--namespace", "team-a")
     assert rm.status == ExitStatus.PERMISSION
+
+
+def test_report_from_the_monitors_probe_history(cluster, tmp_path):
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens, closes = now - timedelta(hours=3), now - timedelta(hours=1)
+    flags = ["--from", opens.isoformat(), "--until", closes.isoformat()]
+    assert mlctl("schedule", "add", "iris", *flags).status == 0
+    log = tmp_path / "events.jsonl"
+    records = [
+        {
+            "kind": "probe",
+            "model": "iris",
+            "namespace": "default",
+            "ready": 0,
+            "time": (opens - timedelta(minutes=5)).isoformat(),
+        },
+        {
+            "kind": "probe",
+            "model": "iris",
+            "namespace": "default",
+            "ready": 1,
+            "time": (opens + timedelta(seconds=30)).isoformat(),
+        },
+        {
+            "kind": "probe",
+            "model": "other",
+            "namespace": "default",
+            "ready": 0,
+            "time": (opens + timedelta(minutes=1)).isoformat(),
+        },
+        {
+            "kind": "probe",
+            "model": "iris",
+            "namespace": "default",
+            "ready": 0,
+            "time": (closes + timedelta(seconds=12)).isoformat(),
+        },
+    ]
+    log.write_text("\n".join(json.dumps(r) for r in records) + "\n{partial")
+    status, answer = mlctl_json(
+        "schedule", "report", "iris", "--since", "1d", "--event-log", str(log)
+    )
+    assert status == 0
+    (row,) = answer["windows"]
+    assert row["healthy_after_s"] == 30.0 and row["stopped_after_s"] == 12.0
+    assert row["answered_fraction"] == round((7200 - 30) / 7200, 4)
+    table = mlctl("schedule", "report", "iris", "--event-log", str(log))
+    assert "99.6%" in table.stdout
+    empty = mlctl("schedule", "report", "iris", "--event-log", str(tmp_path / "none.jsonl"))
+    assert empty.status == 0 and "no probe history" in empty.stderr
+    bad = mlctl("schedule", "report", "iris", "--since", "yesterday")
+    assert bad.status == ExitStatus.INVALID and "--since" in bad.stderr
