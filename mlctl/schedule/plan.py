@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from mlctl.schedule.spec import StoredSchedule
 from mlctl.schedule.timeline import Schedule, Transition, desired, last_change, next_transitions
@@ -25,14 +26,27 @@ DEFAULT_GRACE = timedelta(minutes=5)
 _PREFIX = "mlctl schedule"
 
 
+class JobLike(Protocol):
+    """What the reconciler reads about a job; the monitor's ``ModelView`` has these."""
+
+    @property
+    def group(self) -> str: ...
+    @property
+    def desired(self) -> int: ...  # the group's Count in the job (what Nomad runs)
+    @property
+    def healthy(self) -> int: ...
+    @property
+    def stopped(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class JobView:
-    """What the reconciler needs to know about a model's job (from the monitor's Store)."""
+    """A :class:`JobLike` read over REST (see :func:`mlctl.schedule.reconciler.jobs_from_nomad`)."""
 
     namespace: str
     job_id: str
     group: str
-    count: int  #: the group's Count in the job (what Nomad is asked to run)
+    desired: int  #: the group's Count in the job (what Nomad is asked to run)
     healthy: int
     stopped: bool = False
 
@@ -117,7 +131,7 @@ def target_of(item: Scheduled, now: datetime) -> int | None:
 
 def plan_scaling(
     schedules: Iterable[Scheduled],
-    jobs: Mapping[tuple[str, str], JobView],
+    jobs: Mapping[tuple[str, str], JobLike],
     now: datetime,
     *,
     targets: Mapping[tuple[str, str], int | None] | None = None,
@@ -135,7 +149,7 @@ def plan_scaling(
         if job is None or job.stopped:
             continue
         target = known[key] if key in known else target_of(item, now)
-        if target is None or target == job.count:
+        if target is None or target == job.desired:
             continue
         actions.append(
             ScaleAction(
@@ -143,7 +157,7 @@ def plan_scaling(
                 item.model,
                 item.job_id,
                 job.group,
-                job.count,
+                job.desired,
                 target,
                 reason(item.schedule, now, target),
             )
@@ -169,7 +183,7 @@ def _edge_before(schedule: Schedule, now: datetime) -> datetime | None:
 
 def unhealthy(
     schedules: Iterable[Scheduled],
-    jobs: Mapping[tuple[str, str], JobView],
+    jobs: Mapping[tuple[str, str], JobLike],
     now: datetime,
     grace: timedelta = DEFAULT_GRACE,
     *,

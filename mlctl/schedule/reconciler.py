@@ -25,6 +25,7 @@ from mlctl.nomad.client import NomadClient
 from mlctl.schedule import store
 from mlctl.schedule.plan import (
     DEFAULT_GRACE,
+    JobLike,
     JobView,
     ScaleAction,
     Scheduled,
@@ -160,7 +161,7 @@ class Reconciler:
         self._last_target: dict[Key, int | None] = {}
         self._unhealthy: set[Key] = set()
 
-    def run_pass(self, jobs: Mapping[Key, JobView], now: datetime) -> PassResult:
+    def run_pass(self, jobs: Mapping[Key, JobLike], now: datetime) -> PassResult:
         items = self.source.refresh()
         targets = self.cache.targets(items, now)
         self._log_transitions(items, targets, now)
