@@ -65,9 +65,9 @@ def add(
       mlctl user add alice --role data-scientist --namespace team-a --namespace team-b
       printf '%s\\n' "$PW" | mlctl user add ops1 --role operator --password-stdin
     """
+    from mlctl.access.roles import Role, check_grant, check_username
+    from mlctl.access.users import add_user, check_password
     from mlctl.session import nomad_client
-    from mlctl.vault.roles import Role, check_grant, check_username
-    from mlctl.vault.users import add_user, check_password
 
     settings, vault = _vault(ctx)
     check_username(name)
@@ -86,7 +86,7 @@ def list_(ctx: click.Context) -> None:
     """List users with their role and namespaces."""
     from dataclasses import asdict
 
-    from mlctl.vault.users import list_users
+    from mlctl.access.users import list_users
 
     settings, vault = _vault(ctx)
     rows = [asdict(v) for v in list_users(vault)]
@@ -100,7 +100,7 @@ def show(ctx: click.Context, name: str) -> None:
     """Show a user's role, namespaces, Vault policies and Nomad policies."""
     from dataclasses import asdict
 
-    from mlctl.vault.users import show_user
+    from mlctl.access.users import show_user
 
     settings, vault = _vault(ctx)
     emit(asdict(show_user(vault, name)), settings.output)
@@ -112,7 +112,7 @@ def show(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME (prompted twice, or read from stdin)."""
-    from mlctl.vault.users import change_password
+    from mlctl.access.users import change_password
 
     _, vault = _vault(ctx)
     change_password(vault, name, read_password(password_stdin, confirm=True, prompt="New password"))
@@ -124,7 +124,7 @@ def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> None:
     """Delete NAME and revoke every Vault and Nomad token it holds."""
-    from mlctl.vault.users import remove_user
+    from mlctl.access.users import remove_user
 
     settings, vault = _vault(ctx)
     changes = remove_user(vault, name)

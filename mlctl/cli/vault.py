@@ -67,13 +67,13 @@ def bootstrap(
       NOMAD_TOKEN=$MGMT mlctl vault bootstrap --namespace team-a --namespace team-b
       mlctl vault bootstrap --nomad-token-stdin --nomad-addr-for-vault http://nomad.service:4646
     """
+    from mlctl.access.bootstrap import NomadAccess
+    from mlctl.access.bootstrap import bootstrap as run
+    from mlctl.access.changes import summary
+    from mlctl.access.roles import check_namespace
     from mlctl.cli.auth import read_stdin_secret
     from mlctl.errors import ConfigError
     from mlctl.session import nomad_client_with_token, vault_client
-    from mlctl.vault.bootstrap import NomadAccess
-    from mlctl.vault.bootstrap import bootstrap as run
-    from mlctl.vault.changes import summary
-    from mlctl.vault.roles import check_namespace
 
     settings = state(ctx).settings()
     for namespace in namespaces:

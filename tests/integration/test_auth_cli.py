@@ -204,8 +204,9 @@ def test_user_add_before_bootstrap_says_what_to_run(vault_env, monkeypatch):
 def test_a_login_near_expiry_is_renewed_on_use(victor, vault_env):
     import hvac
 
-    from mlctl.credentials import read_login, resolve_nomad_token
-    from mlctl.vault.policy_files import vault_role_policies
+    from mlctl.access.policy_files import vault_role_policies
+    from mlctl.credentials import read_login
+    from mlctl.session import resolve_nomad_token
 
     root = hvac.Client(url=vault_env.address, token=vault_env.root_token)
     root.sys.create_or_update_acl_policy("mlctl-viewer", vault_role_policies()["mlctl-viewer"])

@@ -1,6 +1,6 @@
 """The policy texts shipped in vault-policies/, rendered for a user or namespace.
 
-Templates (``*.j2``) get only names already checked by :mod:`mlctl.vault.roles`, so
+Templates (``*.j2``) get only names already checked by :mod:`mlctl.access.roles`, so
 nothing a user types can change a policy's structure.
 """
 
@@ -10,8 +10,8 @@ from functools import cache
 
 import jinja2
 
+from mlctl.access.roles import NOMAD_POLICY_FILES, Role, check_namespace, check_username
 from mlctl.paths import data_dir
-from mlctl.vault.roles import NOMAD_POLICY_FILES, Role, check_namespace, check_username
 
 
 @cache

@@ -15,16 +15,16 @@ from dataclasses import replace
 from typing import Any
 
 from mlctl import redact
+from mlctl.access.roles import check_username, namespaces_of, nomad_role, role_from_policies
 from mlctl.credentials import CachedLogin, forget_login, read_login, write_login
 from mlctl.errors import AuthError, MlctlError, PermissionDenied, Unreachable
+from mlctl.nomad.acl import job_names, namespaces, token_self
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.client import connect as nomad_connect
 from mlctl.output import note
 from mlctl.settings import Settings
 from mlctl.vault import leases, nomad_engine, tokens, userpass
 from mlctl.vault.client import connect
-from mlctl.vault.nomad_acl import job_names, namespaces, token_self
-from mlctl.vault.roles import check_username, namespaces_of, nomad_role, role_from_policies
 
 
 def _nomad_as(settings: Settings, secret: str) -> NomadClient:

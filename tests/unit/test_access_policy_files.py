@@ -5,8 +5,8 @@ from __future__ import annotations
 import hcl2
 import pytest
 
+from mlctl.access import policy_files
 from mlctl.errors import InvalidInput
-from mlctl.vault import policy_files
 from tests.simulators.vault.policy import ACL, parse_policy
 
 

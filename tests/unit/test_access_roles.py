@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlctl.errors import InvalidInput
-from mlctl.vault.roles import (
+from mlctl.access.roles import (
     Role,
     check_grant,
     check_username,
@@ -14,6 +13,7 @@ from mlctl.vault.roles import (
     role_from_policies,
     vault_policies,
 )
+from mlctl.errors import InvalidInput
 
 
 def test_each_role_gets_its_nomad_grant():

@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mlctl.nomad.client import NomadClient
-from mlctl.vault import approle, auth_methods, mounts, nomad_engine, policies
-from mlctl.vault.changes import Change
-from mlctl.vault.client import Vault
-from mlctl.vault.nomad_acl import ensure_namespace, ensure_policy
-from mlctl.vault.policy_files import (
+from mlctl.access.changes import Change
+from mlctl.access.policy_files import (
     data_scientist_nomad_policy,
     description_of,
     nomad_role_policies,
     vault_role_policies,
 )
-from mlctl.vault.roles import (
+from mlctl.access.roles import (
     MONITOR,
     MONITOR_TOKEN_MAX_TTL,
     MONITOR_TOKEN_TTL,
@@ -31,6 +27,10 @@ from mlctl.vault.roles import (
     check_namespace,
     ds_policy,
 )
+from mlctl.nomad.acl import ensure_namespace, ensure_policy
+from mlctl.nomad.client import NomadClient
+from mlctl.vault import approle, auth_methods, mounts, nomad_engine, policies
+from mlctl.vault.client import Vault
 
 
 @dataclass(frozen=True)

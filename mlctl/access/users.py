@@ -12,14 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mlctl.errors import ConfigError, Conflict, InvalidInput, NotFound
-from mlctl.nomad.client import NomadClient
-from mlctl.vault import auth_methods, leases, mounts, nomad_engine, policies, userpass
-from mlctl.vault.bootstrap import ensure_namespace_grant, ensure_nomad_role, ensure_vault_policy
-from mlctl.vault.changes import Change
-from mlctl.vault.client import Vault
-from mlctl.vault.policy_files import user_vault_policy
-from mlctl.vault.roles import (
+from mlctl.access.bootstrap import ensure_namespace_grant, ensure_nomad_role, ensure_vault_policy
+from mlctl.access.changes import Change
+from mlctl.access.policy_files import user_vault_policy
+from mlctl.access.roles import (
     USER_TOKEN_MAX_TTL,
     USER_TOKEN_TTL,
     Role,
@@ -32,6 +28,10 @@ from mlctl.vault.roles import (
     user_policy,
     vault_policies,
 )
+from mlctl.errors import ConfigError, Conflict, InvalidInput, NotFound
+from mlctl.nomad.client import NomadClient
+from mlctl.vault import auth_methods, leases, mounts, nomad_engine, policies, userpass
+from mlctl.vault.client import Vault
 
 MIN_PASSWORD = 8
 
