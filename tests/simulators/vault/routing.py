@@ -113,14 +113,3 @@ def require(body: dict[str, Any], name: str) -> Any:
     if value in (None, ""):
         raise VaultFailure(400, f"missing {name}")
     return value
-
-
-def string_list(value: Any) -> list[str]:
-    """Vault accepts lists or comma-separated strings for policy lists."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    raise VaultFailure(400, f"expected a list of strings, got {type(value).__name__}")

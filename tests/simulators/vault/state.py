@@ -69,7 +69,14 @@ class VaultFailure(Exception):
 
 
 def permission_denied() -> VaultFailure:
+    """A missing, unknown or expired token (Vault's plain message)."""
     return VaultFailure(403, "permission denied")
+
+
+def policy_denied() -> VaultFailure:
+    """A live token whose policies do not grant the request (Vault wraps this one in a
+    multierror, hence the different text)."""
+    return VaultFailure(403, "1 error occurred:\n\t* permission denied\n\n")
 
 
 def new_token_id() -> str:
