@@ -34,11 +34,18 @@ class Role:
     def public(self) -> dict[str, Any]:
         return {
             "bind_secret_id": self.bind_secret_id,
+            "local_secret_ids": False,
+            "secret_id_bound_cidrs": None,
             "secret_id_num_uses": self.secret_id_num_uses,
             "secret_id_ttl": self.secret_id_ttl,
+            "token_bound_cidrs": [],
+            "token_explicit_max_ttl": 0,
             "token_max_ttl": self.token_max_ttl,
+            "token_no_default_policy": False,
+            "token_num_uses": 0,
+            "token_period": 0,
             "token_policies": self.token_policies,
-            "policies": self.token_policies,
+            "token_strictly_bind_ip": False,
             "token_ttl": self.token_ttl,
             "token_type": "default",
         }

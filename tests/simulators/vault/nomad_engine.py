@@ -151,7 +151,6 @@ class NomadEngine:
             lease_id=lease.id,
             lease_duration=lease.ttl,
             renewable=True,
-            mount_type="nomad",
         )
 
     def _nomad(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

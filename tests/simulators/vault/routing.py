@@ -82,7 +82,6 @@ def envelope(
     lease_id: str = "",
     lease_duration: int = 0,
     renewable: bool = False,
-    mount_type: str = "",
 ) -> Reply:
     """A 200 answer in Vault's standard response envelope."""
     return Reply(
@@ -96,7 +95,6 @@ def envelope(
             "wrap_info": None,
             "warnings": None,
             "auth": auth,
-            "mount_type": mount_type,
         },
     )
 

@@ -181,7 +181,7 @@ class Core:
     def token_ttl_left(self, token: Token) -> int:
         if token.expire_time is None:
             return 0
-        return max(0, int(token.expire_time - self.clock.now()))
+        return max(0, round(token.expire_time - self.clock.now()))
 
     def lookup(self, token_id: str | None) -> Token:
         """The live token, or 403 exactly as Vault answers a bad or expired token."""

@@ -217,8 +217,11 @@ class SystemBackend:
         entry = self.mounts.get(match["path"] + "/")
         if entry is None:
             raise VaultFailure(400, f"No secret engine mount at {match['path']}/")
-        config = entry["config"]
-        return envelope({**config, "description": entry["description"]})
+        tuned = {**entry["config"], "description": entry["description"]}
+        reply = envelope(tuned)
+        assert reply.body is not None
+        reply.body.update(tuned)  # Vault repeats the tune values at the top level
+        return reply
 
     def tune(self, request: Request, match: re.Match[str]) -> Reply:
         entry = self.mounts.get(match["path"] + "/")
@@ -248,13 +251,26 @@ class SystemBackend:
             return envelope({"name": "root", "policy": ""})
         if name not in self.core.policies:
             raise VaultFailure(404)
-        return envelope({"name": name, "policy": self.core.policies[name]})
+        return envelope(
+            {
+                "name": name,
+                "policy": self.core.policies[name],
+                # OpenBao's policy read also reports these (versioning, CAS, templates).
+                "allow_slashes_in_identity_templates": False,
+                "allow_wildcards_in_identity_templates": False,
+                "cas_required": False,
+                "modified": "",
+                "version": 1,
+            }
+        )
 
     def write_policy(self, request: Request, match: re.Match[str]) -> Reply:
         name = match["name"].lower()
         if name == "root":
             raise VaultFailure(400, "cannot update root policy")
-        text = str(require(request.body, "policy"))
+        text = request.body.get("policy")
+        if not isinstance(text, str) or not text:
+            raise VaultFailure(400, "'policy' parameter not supplied or empty")
         try:
             parse_policy(text)
         except PolicyError as exc:

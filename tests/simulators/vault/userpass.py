@@ -58,7 +58,7 @@ class User:
             "token_num_uses": 0,
             "token_period": 0,
             "token_policies": self.token_policies,
-            "policies": self.token_policies,
+            "token_strictly_bind_ip": False,
             "token_ttl": self.token_ttl,
             "token_type": "default",
         }
