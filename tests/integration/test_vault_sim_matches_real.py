@@ -13,6 +13,8 @@ plays HashiCorp Vault there) and anything that needs the clock moved.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,11 @@ import pytest
 import requests
 
 PASSWORD = "correct-horse-battery"
-READER = 'path "auth/token/lookup-self" { capabilities = ["read"] }'
+READER = """
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "identity/oidc/token/*" { capabilities = ["read"] }
+"""
+CLAIMS = '{"username": "alice", "role": "data-scientist", "namespaces": ["team-a"]}'
 
 
 @dataclass
@@ -145,6 +151,50 @@ SEQUENCE: list[Step] = [
     Step("POST", "auth/token/lookup", {"token": "nope"}, exact=True),
     Step("POST", "sys/leases/revoke-prefix/auth/userpass/login/zzz"),
     Step("GET", "no/such/path", exact=True),
+    # --- identity tokens (OIDC keys, roles, signed tokens, public keys) ---------------------
+    Step("POST", "identity/oidc/key/mlctl", {"rotation_period": "x"}, exact=True),
+    Step("POST", "identity/oidc/key/mlctl", {"algorithm": "HS256"}, exact=True),
+    Step("POST", "identity/oidc/key/mlctl", {"allowed_client_ids": ["mlctl-nomad"]}),
+    Step(
+        "GET",
+        "identity/oidc/key/mlctl",
+        pick=("data.algorithm", "data.allowed_client_ids", "data.verification_ttl"),
+    ),
+    Step("POST", "identity/oidc/role/r", {"template": "{}"}, exact=True, note="key missing"),
+    Step("POST", "identity/oidc/role/r", {"key": "nope"}, exact=True),
+    Step("POST", "identity/oidc/role/r", {"key": "mlctl", "template": "{not json"}),
+    Step("POST", "identity/oidc/role/r", {"key": "mlctl", "template": '{"sub": "x"}'}, exact=True),
+    Step("POST", "identity/oidc/role/r", {"key": "mlctl", "ttl": "48h"}, exact=True),
+    Step("POST", "identity/oidc/role/r", {"key": "mlctl", "ttl": "forever"}, exact=True),
+    Step(
+        "POST",
+        "identity/oidc/role/alice",
+        {"key": "mlctl", "client_id": "mlctl-nomad", "ttl": "5m", "template": CLAIMS},
+    ),
+    Step("POST", "identity/oidc/role/other", {"key": "mlctl", "client_id": "other"}),
+    Step("GET", "identity/oidc/role/alice", pick=("data.client_id", "data.template", "data.ttl")),
+    Step("LIST", "identity/oidc/role", pick=("data.keys",)),
+    Step("GET", "identity/oidc/token/alice", exact=True, note="root has no entity"),
+    Step(
+        "GET",
+        "identity/oidc/token/alice",
+        as_="alice",
+        pick=(
+            "data.client_id",
+            "data.ttl",
+            "claims",
+            "claims.aud",
+            "claims.namespaces",
+            "claims.role",
+            "claims.username",
+            "claims.namespace",
+        ),
+    ),
+    Step("GET", "identity/oidc/token/other", as_="alice", exact=True, note="client not allowed"),
+    Step("GET", "identity/oidc/token/nope", as_="alice", exact=True),
+    Step("GET", "identity/oidc/.well-known/keys", as_=None),
+    Step("GET", "identity/oidc/.well-known/openid-configuration", as_=None, pick=("jwks_tail",)),
+    Step("DELETE", "identity/oidc/key/mlctl", exact=True, note="still used by roles"),
 ]
 
 
@@ -155,7 +205,19 @@ class Answer:
     keys: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _claims(body: Any) -> dict[str, Any]:
+    token = body["data"]["token"]
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
 def _dig(body: Any, dotted: str) -> Any:
+    if dotted == "claims":  # the claim names of the signed identity token
+        return sorted(_claims(body))
+    if dotted.startswith("claims."):
+        return _claims(body).get(dotted[len("claims.") :])
+    if dotted == "jwks_tail":  # the JWKS URL is the issuer's, under /.well-known/keys
+        return body["jwks_uri"].removeprefix(body["issuer"])
     head, _, rest = dotted.partition(".")
     value = body.get(head) if isinstance(body, dict) else None
     if not rest:

@@ -163,5 +163,6 @@ class ApproleBackend:
             ttl=role.token_ttl,
             max_ttl=role.token_max_ttl,
             meta={"role_name": name},
+            entity_id=self.core.entity_for(f"{self.mount}:{name}"),
         )
         return envelope(None, auth=auth_block(self.core, token))

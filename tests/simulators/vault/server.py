@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.simulators.vault.approle import ApproleBackend
+from tests.simulators.vault.identity import IdentityBackend
 from tests.simulators.vault.nomad_engine import NomadEngine
 from tests.simulators.vault.routing import Reply, Request, Route, handler_for, operation_of
 from tests.simulators.vault.state import Core, VaultFailure, policy_denied
@@ -39,6 +40,7 @@ class VaultSimulator:
         self.backends: dict[str, Backend] = {
             "sys": self.system,
             "auth/token": TokenBackend(self.core),
+            "identity": IdentityBackend(self.core, lambda: self.address),
         }
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -129,6 +129,11 @@ class Core:
     tokens: dict[str, Token] = field(default_factory=dict)
     accessors: dict[str, str] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
+    entities: dict[str, str] = field(default_factory=dict)  # alias ("mount:name") -> ID
+
+    def entity_for(self, alias: str) -> str:
+        """The entity of a login alias: created at its first login, the same ever after."""
+        return self.entities.setdefault(alias, str(uuid.uuid4()))
 
     # -- policies -----------------------------------------------------------------------
     def rules_of(self, name: str) -> list[Rule]:
@@ -151,6 +156,7 @@ class Core:
         parent: Token | None = None,
         token_id: str | None = None,
         renewable: bool = True,
+        entity_id: str = "",
     ) -> Token:
         now = self.clock.now()
         root = "root" in policies
@@ -170,7 +176,7 @@ class Core:
             meta=dict(meta or {}),
             renewable=renewable and bool(ttl),
             parent=parent.id if parent else None,
-            entity_id=str(uuid.uuid4()) if not root else "",
+            entity_id=entity_id,
         )
         self.tokens[token.id] = token
         self.accessors[token.accessor] = token.id

@@ -129,6 +129,11 @@ class SystemBackend:
                 r"sys/leases/revoke-prefix/(?P<prefix>.+)", {"write": self.revoke_prefix}, sudo=True
             ),
             Route(r"sys/capabilities-self", {"write": self.capabilities_self}),
+            Route(
+                r"sys/plugins/catalog/(?P<kind>secret|auth)/(?P<name>[^/]+)",
+                {"read": self.catalog_entry},
+                sudo=True,
+            ),
         ]
 
     def health(self, request: Request, _: re.Match[str]) -> Reply:
@@ -336,6 +341,23 @@ class SystemBackend:
     def revoke_prefix(self, request: Request, match: re.Match[str]) -> Reply:
         self.core.revoke_prefix(match["prefix"])
         return Reply(204)
+
+    def catalog_entry(self, request: Request, match: re.Match[str]) -> Reply:
+        """Built-in plugins: this simulator plays HashiCorp Vault, Nomad engine included."""
+        known = SECRET_TYPES if match["kind"] == "secret" else AUTH_TYPES
+        if match["name"] not in known:
+            raise VaultFailure(404)
+        return envelope(
+            {
+                "args": None,
+                "builtin": True,
+                "command": "",
+                "deprecation_status": "supported",
+                "name": match["name"],
+                "sha256": "",
+                "version": "v1.15.0+builtin",
+            }
+        )
 
     def capabilities_self(self, request: Request, _: re.Match[str]) -> Reply:
         assert request.token is not None

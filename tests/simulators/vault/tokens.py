@@ -118,6 +118,7 @@ class TokenBackend:
             parent=None if no_parent else caller,
             token_id=body.get("id") if caller.is_root else None,
             renewable=renewable,
+            entity_id=caller.entity_id,  # a child token acts for its parent's entity
         )
         return envelope(None, auth=auth_block(self.core, token))
 

@@ -154,5 +154,6 @@ class UserpassBackend:
             ttl=user.token_ttl,
             max_ttl=user.token_max_ttl,
             meta={"username": name},
+            entity_id=self.core.entity_for(f"{self.mount}:{name}"),
         )
         return envelope(None, auth=auth_block(self.core, token))
