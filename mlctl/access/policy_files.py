@@ -10,7 +10,13 @@ from functools import cache
 
 import jinja2
 
-from mlctl.access.roles import NOMAD_POLICY_FILES, Role, check_namespace, check_username
+from mlctl.access.roles import (
+    NOMAD_POLICY_FILES,
+    NomadAuth,
+    Role,
+    check_namespace,
+    check_username,
+)
 from mlctl.paths import data_dir
 
 
@@ -33,10 +39,10 @@ def vault_role_policies() -> dict[str, str]:
     return {name: _read(f"{name}.hcl") for name in names}
 
 
-def user_vault_policy(username: str) -> str:
-    return (
-        _environment().get_template("mlctl-user.hcl.j2").render(username=check_username(username))
-    )
+def user_vault_policy(username: str, nomad_auth: NomadAuth = NomadAuth.SECRETS_ENGINE) -> str:
+    """The per-user policy: read access to the user's own Nomad login path only."""
+    template = _environment().get_template("mlctl-user.hcl.j2")
+    return template.render(username=check_username(username), nomad_auth=nomad_auth.value)
 
 
 def nomad_role_policies() -> dict[str, str]:

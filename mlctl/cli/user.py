@@ -8,6 +8,7 @@ import click
 
 from mlctl.cli.auth import read_password
 from mlctl.cli.main import state
+from mlctl.cli.vault import report, reporting_partial
 from mlctl.output import emit, note
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from mlctl.vault.client import Vault
 
 ROLES = ["admin", "operator", "data-scientist", "viewer"]
-CHANGE_COLUMNS = {"system": "SYSTEM", "kind": "KIND", "name": "NAME", "action": "ACTION"}
 
 
 @click.group()
@@ -73,10 +73,11 @@ def add(
     check_username(name)
     check_grant(Role(role), namespaces)
     password = check_password(read_password(password_stdin, confirm=True))
-    changes = add_user(
-        vault, lambda: nomad_client(settings), name, Role(role), namespaces, password
-    )
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    with reporting_partial(settings.output):
+        changes = add_user(
+            vault, lambda: nomad_client(settings), name, Role(role), namespaces, password
+        )
+    report(changes, settings.output)
     note(f"user {name} added as {role}; they can now run: mlctl login {name}")
 
 
@@ -123,10 +124,22 @@ def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @click.argument("name")
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> None:
-    """Delete NAME and revoke every Vault and Nomad token it holds."""
+    """Delete NAME and revoke every Vault and Nomad token it holds.
+
+    No new logins from the moment the user is deleted. Vault tokens are revoked; Nomad
+    tokens too (secrets engine: with their leases; jwt: the tokens its logins created
+    are deleted in Nomad, which needs your admin login or a management NOMAD_TOKEN).
+
+    \b
+    Examples:
+      mlctl user remove alice
+      mlctl -o json user remove alice
+    """
     from mlctl.access.users import remove_user
+    from mlctl.session import nomad_client
 
     settings, vault = _vault(ctx)
-    changes = remove_user(vault, name)
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    with reporting_partial(settings.output):
+        changes = remove_user(vault, lambda: nomad_client(settings), name)
+    report(changes, settings.output)
     note(f"user {name} removed; their tokens are revoked")
