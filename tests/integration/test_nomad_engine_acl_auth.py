@@ -37,7 +37,7 @@ class Issuer:
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 issuer.hits += 1
                 body = json.dumps(KeySet([issuer.key]).as_dict(private=False)).encode()
                 self.send_response(200)

