@@ -9,6 +9,8 @@ sits above them and is reached from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from urllib3.util.retry import Retry
 
 from mlctl import redact
@@ -80,6 +82,16 @@ def nomad_client_with_token(settings: Settings, token: str | None) -> NomadClien
 def vault_client(settings: Settings) -> Vault:
     """A Vault client acting as the user: VAULT_TOKEN, else their cached login's token."""
     return connect_vault(settings, acting_vault_token(settings))
+
+
+def service_token_minter(settings: Settings, role_id: str, secret_id: str) -> Callable[[], str]:
+    """For the monitor: a function that logs its AppRole in and returns a fresh Nomad
+    token (secrets engine or JWT login, whichever bootstrap set up); call it again to
+    renew."""
+    from mlctl.access.service import service_nomad_token
+
+    redact.register(role_id, secret_id)
+    return lambda: service_nomad_token(settings, role_id, secret_id)
 
 
 def anonymous_vault_client(settings: Settings) -> Vault:

@@ -85,13 +85,17 @@ class SetupFailed(MlctlError):
         hint = cause.hint or "fix the cause"
         super().__init__(
             cause.message,
-            hint=f"{hint}; {len(done)} resources were already changed (listed above) — "
-            "run the same command again to complete the setup",
+            hint=f"{hint}; {len(done)} resources were already changed (listed with this "
+            "error) — run the same command again to complete the setup",
             title=cause.title,
         )
         self.status = cause.status
         self.cause = cause
         self.changes = list(changes)
+
+    def to_dict(self) -> dict[str, object]:
+        """``-o json``: the error plus every resource touched before it."""
+        return {**super().to_dict(), "changes": [c.row() for c in self.changes]}
 
 
 # --------------------------------------------------------------------------- the mode
@@ -338,7 +342,7 @@ def bootstrap(
             if access is None:
                 raise ConfigError("the secrets-engine mode needs Nomad access for Vault")
             changes += _nomad_engine(vault, access, rotate_token)
-        for name, text in vault_role_policies().items():
+        for name, text in vault_role_policies(mode).items():
             changes.append(ensure_vault_policy(vault, name, text))
         for name, rules in nomad_role_policies().items():
             action = ensure_policy(nomad, name, description_of(rules), rules)

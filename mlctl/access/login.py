@@ -46,11 +46,15 @@ def _nomad_as(settings: Settings, secret: str | None) -> NomadClient:
     return nomad_connect(settings, token=secret)
 
 
-def login_path(vault: Vault, name: str) -> NomadAuth:
-    """Which Nomad login path the user's policy opens (identity token or Nomad creds)."""
+def login_path(vault: Vault, name: str, token_role: str | None = None) -> NomadAuth:
+    """Which Nomad login path the caller's policy opens (identity token or Nomad creds).
+
+    ``token_role`` defaults to the user's own role, ``mlctl-user-<name>``.
+    """
+    role = token_role or nomad_role(name)
     paths = {
-        NomadAuth.JWT: f"identity/oidc/token/{nomad_role(name)}",
-        NomadAuth.SECRETS_ENGINE: f"nomad/creds/{nomad_role(name)}",
+        NomadAuth.JWT: f"identity/oidc/token/{role}",
+        NomadAuth.SECRETS_ENGINE: f"nomad/creds/{role}",
     }
     granted = capabilities_self(vault, list(paths.values()))
     for mode, path in paths.items():

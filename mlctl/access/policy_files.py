@@ -33,10 +33,13 @@ def _read(file: str) -> str:
     return (data_dir("vault-policies") / file).read_text(encoding="utf-8")
 
 
-def vault_role_policies() -> dict[str, str]:
-    """Vault policy name -> text, for every role and the monitor."""
-    names = [f"mlctl-{role.value}" for role in Role] + ["mlctl-monitor"]
-    return {name: _read(f"{name}.hcl") for name in names}
+def vault_role_policies(nomad_auth: NomadAuth = NomadAuth.SECRETS_ENGINE) -> dict[str, str]:
+    """Vault policy name -> text, for every role and the monitor (whose Nomad login
+    path depends on the mode)."""
+    texts = {f"mlctl-{role.value}": _read(f"mlctl-{role.value}.hcl") for role in Role}
+    monitor = _environment().get_template("mlctl-monitor.hcl.j2")
+    texts["mlctl-monitor"] = monitor.render(nomad_auth=nomad_auth.value)
+    return texts
 
 
 def user_vault_policy(username: str, nomad_auth: NomadAuth = NomadAuth.SECRETS_ENGINE) -> str:

@@ -39,13 +39,18 @@ def report(changes: list[Any], output: str) -> None:
 
 @contextmanager
 def reporting_partial(output: str) -> Iterator[None]:
-    """If a setup stops part-way, show what it had already changed, then fail."""
+    """If a setup stops part-way, show what it had already changed, then fail.
+
+    With ``-o json`` the error object itself carries the ``changes``, so stdout stays one
+    JSON document.
+    """
     from mlctl.access.bootstrap import SetupFailed
 
     try:
         yield
     except SetupFailed as failed:
-        report(failed.changes, output)
+        if output != "json":
+            report(failed.changes, output)
         raise
 
 
