@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import requests
 
+from mlctl.access.policy_files import data_scientist_nomad_policy, nomad_role_policies
 from mlctl.errors import ExitStatus
 from mlctl.nomad.variables import VariableConflict
 from mlctl.schedule import store
 from mlctl.schedule.spec import StoredSchedule
 from mlctl.session import nomad_client_with_token
 from mlctl.settings import load_settings
-from mlctl.vault.policy_files import data_scientist_nomad_policy, nomad_role_policies
 from tests.e2e.support import mlctl, mlctl_json, use_cluster
 
 OFFICE = "Mon-Fri 09:00-18:00 Europe/Berlin"
