@@ -6,10 +6,12 @@ It runs inside the monitor (``Monitor.add_reconciler``), which hands it the jobs
 its Store and wakes it at each window edge (:attr:`PassResult.next_wake`);
 :func:`jobs_from_nomad` reads the same facts over REST for a run without the monitor.
 
-Each pass writes what happened to the event log callback ``log(kind, **fields)``:
-``schedule.transition`` (the count a schedule wants changed), ``schedule.scaled``,
-``schedule.deferred`` (Nomad refused while a deployment runs: retried next pass),
-``schedule.failed`` and ``schedule.unhealthy`` (wanted up, not healthy after the grace).
+Each pass writes what happened to the event log callback ``log(kind, **fields)`` as
+kind ``schedule`` with an ``event`` field: ``transition`` (the count a schedule wants
+changed), ``scaled``, ``deferred`` (Nomad refused while a deployment runs: retried next
+pass), ``failed``, ``unhealthy`` (wanted up, not healthy after the grace) and ``healthy``
+(that ended), ``invalid`` (a stored schedule that cannot be read), each with ``model``
+and ``namespace``.
 """
 
 from __future__ import annotations
@@ -53,36 +55,54 @@ def _job_id(model: str) -> str:
     return job_id_for_name(model)
 
 
+ClientSource = NomadClient | Callable[[], NomadClient]
+
+
+def _resolve(source: ClientSource) -> NomadClient:
+    """A client: the one given, or a fresh one from a factory (the monitor's carries its
+    current token)."""
+    return source() if callable(source) else source
+
+
 class ScheduleSource:
     """The stored schedules, re-read only when a variable's ModifyIndex changed."""
 
     def __init__(
-        self, client: NomadClient, namespace: str = "*", on_error: EventLog = _no_log
+        self, client: ClientSource, namespace: str = "*", on_error: EventLog = _no_log
     ) -> None:
-        self.client = client
+        self._client = client
         self.namespace = namespace
         self.on_error = on_error
         self._known: dict[Key, tuple[int, Scheduled | None]] = {}
 
+    @property
+    def client(self) -> NomadClient:
+        return _resolve(self._client)
+
     def refresh(self) -> list[Scheduled]:
         seen: dict[Key, tuple[int, Scheduled | None]] = {}
-        for meta in self.client.variables.list(store.PREFIX + "/", self.namespace):
+        client = self.client
+        for meta in client.variables.list(store.PREFIX + "/", self.namespace):
             model = store.model_of(meta.get("Path", ""))
-            namespace = meta.get("Namespace") or self.client.namespace
+            namespace = meta.get("Namespace") or client.namespace
             if model is None:
                 continue
             key, index = (namespace, model), int(meta.get("ModifyIndex") or 0)
             cached = self._known.get(key)
-            seen[key] = cached if cached and cached[0] == index else (index, self._load(key))
+            seen[key] = (
+                cached if cached and cached[0] == index else (index, self._load(client, key))
+            )
         self._known = seen
         return [item for _, item in seen.values() if item is not None]
 
-    def _load(self, key: Key) -> Scheduled | None:
+    def _load(self, client: NomadClient, key: Key) -> Scheduled | None:
         namespace, model = key
         try:
-            entry = store.read(self.client, model, namespace)
+            entry = store.read(client, model, namespace)
         except ScheduleInvalid as error:
-            self.on_error("schedule.invalid", namespace=namespace, model=model, error=error.message)
+            self.on_error(
+                "schedule", event="invalid", namespace=namespace, model=model, error=error.message
+            )
             return None
         if entry is None:
             return None
@@ -147,19 +167,21 @@ class Reconciler:
 
     def __init__(
         self,
-        client: NomadClient,
+        client: ClientSource,
         *,
         namespace: str = "*",
         grace: timedelta = DEFAULT_GRACE,
         event_log: EventLog = _no_log,
     ) -> None:
-        self.client = client
+        self._client = client
         self.grace = grace
         self.event_log = event_log
         self.source = ScheduleSource(client, namespace, event_log)
         self.cache = TargetCache()
         self._last_target: dict[Key, int | None] = {}
         self._unhealthy: set[Key] = set()
+        #: What the last pass found wanted up but not healthy (the monitor alerts on it).
+        self.last_unhealthy: list[Unhealthy] = []
 
     def run_pass(self, jobs: Mapping[Key, JobLike], now: datetime) -> PassResult:
         items = self.source.refresh()
@@ -170,6 +192,7 @@ class Reconciler:
             self._apply(action, result, now)
         result.unhealthy = unhealthy(items, jobs, now, self.grace, targets=targets)
         self._log_unhealthy(result.unhealthy, now)
+        self.last_unhealthy = result.unhealthy
         result.next_wake = self.cache.next_change()
         return result
 
@@ -182,7 +205,8 @@ class Reconciler:
             after = current[item.key]
             if before != after:
                 self.event_log(
-                    "schedule.transition",
+                    "schedule",
+                    event="transition",
                     at=iso_utc(now),
                     namespace=item.namespace,
                     model=item.model,
@@ -203,26 +227,27 @@ class Reconciler:
             "reason": action.reason,
         }
         try:
-            self.client.jobs.scale(
+            _resolve(self._client).jobs.scale(
                 action.job_id, action.group, action.target, action.reason, action.namespace
             )
         except Conflict as error:  # Nomad refuses while a deployment runs: next pass
             result.deferred.append(action)
-            self.event_log("schedule.deferred", **fields, error=error.message)
+            self.event_log("schedule", event="deferred", **fields, error=error.message)
             return
         except MlctlError as error:
             result.failed.append((action, error.message))
-            self.event_log("schedule.failed", **fields, error=error.message)
+            self.event_log("schedule", event="failed", **fields, error=error.message)
             return
         result.scaled.append(action)
-        self.event_log("schedule.scaled", **fields)
+        self.event_log("schedule", event="scaled", **fields)
 
     def _log_unhealthy(self, found: list[Unhealthy], now: datetime) -> None:
         keys = {(u.namespace, u.model) for u in found}
         for item in found:
             if (item.namespace, item.model) not in self._unhealthy:
                 self.event_log(
-                    "schedule.unhealthy",
+                    "schedule",
+                    event="unhealthy",
                     at=iso_utc(now),
                     namespace=item.namespace,
                     model=item.model,
@@ -231,7 +256,9 @@ class Reconciler:
                     since=iso_utc(item.since),
                 )
         for namespace, model in self._unhealthy - keys:
-            self.event_log("schedule.healthy", at=iso_utc(now), namespace=namespace, model=model)
+            self.event_log(
+                "schedule", event="healthy", at=iso_utc(now), namespace=namespace, model=model
+            )
         self._unhealthy = keys
 
 

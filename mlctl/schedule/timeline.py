@@ -24,7 +24,7 @@ from mlctl.schedule.rules import Rule
 #: How far ahead next_transitions looks before concluding nothing will change.
 HORIZON = timedelta(days=5 * 366)
 #: At most this many window edges are examined per next_transitions call.
-MAX_EDGES = 50_000
+MAX_EDGES = 20_000
 
 
 @dataclass(frozen=True)
