@@ -300,11 +300,11 @@ def context_command(
 def save_context(ctx: click.Context, inventory_path: Path, name: str, make_current: bool) -> None:
     """Write the context for a cluster and show it."""
     from mlctl.inventory import endpoints, load_inventory
-    from mlctl.settings import ContextFile, load_settings
+    from mlctl.settings import ContextFile, check_context_name, config_path
 
+    check_context_name(name)
     found = endpoints(load_inventory(inventory_path), str(inventory_path))
-    flags = {k: v for k, v in state(ctx).flags.items() if k == "config_file"}
-    file = ContextFile.read(load_settings(flags).config_file)
+    file = ContextFile.read(config_path(state(ctx).flags))
     file.contexts[name] = {**file.contexts.get(name, {}), **found.context_values()}
     if make_current or file.current is None:
         file.current = name

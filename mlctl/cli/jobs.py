@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mlctl.cli.main import report, state
-from mlctl.errors import MlctlError
+from mlctl.errors import InvalidInput, MlctlError
 from mlctl.output import emit, emit_json, note
 
 if TYPE_CHECKING:
@@ -23,16 +23,9 @@ if TYPE_CHECKING:
     from mlctl.nomad.client import NomadClient
     from mlctl.settings import Settings
 
+#: Nomad's wildcard namespace: list requests then cover every namespace the token may read.
+ALL_NAMESPACES = "*"
 BUNDLE = click.Path(exists=True, file_okay=False, path_type=Path)
-
-
-def _namespace_option(func: Any) -> Any:
-    return click.option(
-        "--namespace",
-        "namespace",
-        metavar="NS",
-        help="Nomad namespace for this command (overrides -n / NOMAD_NAMESPACE).",
-    )(func)
 
 
 def _override_options(func: Any) -> Any:
@@ -47,8 +40,15 @@ def _override_options(func: Any) -> Any:
     return func
 
 
-def _settings(ctx: click.Context, namespace: str | None) -> Settings:
-    settings: Settings = state(ctx).settings(nomad_namespace=namespace)
+def _settings(ctx: click.Context, *, every_namespace: bool = False) -> Settings:
+    """The settings in force; ``-n '*'`` only where a command can act on every namespace."""
+    settings: Settings = state(ctx).settings()
+    if settings.nomad_namespace == ALL_NAMESPACES and not every_namespace:
+        name = ctx.command_path
+        raise InvalidInput(
+            f"{name}: namespace '*' (every namespace) works only for listing with mlctl status",
+            hint="name one namespace with -n NS",
+        )
     return settings
 
 
@@ -87,13 +87,11 @@ def job() -> None:
 
 @job.command("render")
 @click.argument("bundle", type=BUNDLE)
-@_namespace_option
 @_override_options
 @click.pass_context
 def render_job(
     ctx: click.Context,
     bundle: Path,
-    namespace: str | None,
     replicas: int | None,
     gpus: int | None,
 ) -> None:
@@ -110,7 +108,7 @@ def render_job(
     """
     from mlctl.deploy.pipeline import packaged, render
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     with packaged(bundle) as archive:
         rendered = render(settings, archive, _overrides(replicas, gpus))
     if rendered.artifact_is_placeholder:
@@ -165,14 +163,12 @@ def _refuse(planned: Planned, as_json: bool, payload: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("bundle", type=BUNDLE)
-@_namespace_option
 @_override_options
 @click.option("-v", "--verbose", is_flag=True, help="Show every field of a new job.")
 @click.pass_context
 def plan(
     ctx: click.Context,
     bundle: Path,
-    namespace: str | None,
     replicas: int | None,
     gpus: int | None,
     verbose: bool,
@@ -192,7 +188,7 @@ def plan(
     """
     from mlctl.deploy import pipeline
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     with pipeline.packaged(bundle) as archive:
         rendered = pipeline.render(settings, archive, _overrides(replicas, gpus))
     planned = pipeline.plan(_client(settings), rendered.hcl)
@@ -282,7 +278,6 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
 
 @click.command()
 @click.argument("bundle", type=BUNDLE)
-@_namespace_option
 @_override_options
 @click.option(
     "--wait/--detach",
@@ -302,7 +297,6 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
 def deploy(
     ctx: click.Context,
     bundle: Path,
-    namespace: str | None,
     replicas: int | None,
     gpus: int | None,
     wait: bool,
@@ -333,7 +327,7 @@ def deploy(
     from mlctl.deploy.outcome import Outcome
     from mlctl.deploy.watch import WatchResult, follow
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     as_json = settings.output == "json"
     client = _client(settings)
     with pipeline.packaged(bundle) as archive:
@@ -403,9 +397,8 @@ ALLOC_COLUMNS = {
 
 @click.command()
 @click.argument("model", required=False)
-@_namespace_option
 @click.pass_context
-def status(ctx: click.Context, model: str | None, namespace: str | None) -> None:
+def status(ctx: click.Context, model: str | None) -> None:
     """Show deployed models, or one MODEL in detail with its allocations.
 
     For each model: its version, desired/running/healthy replicas, GPUs in use and
@@ -415,20 +408,15 @@ def status(ctx: click.Context, model: str | None, namespace: str | None) -> None
     Examples:
       mlctl status
       mlctl status iris
-      mlctl -o json status --namespace team-a
+      mlctl status -n team-a -o json
+      mlctl status -n '*'          # every namespace your token may read
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx, every_namespace=model is None)
     client = _client(settings)
     if model is None:
-        rows = lifecycle.list_models(client)
-        emit(
-            rows,
-            settings.output,
-            columns=STATUS_COLUMNS,
-            empty=f"no models deployed in namespace {client.namespace}",
-        )
+        _list_models(settings, client)
         return
     detail = lifecycle.model_detail(client, model)
     if settings.output == "json":
@@ -448,6 +436,25 @@ def status(ctx: click.Context, model: str | None, namespace: str | None) -> None
     emit(detail["allocations"], "table", columns=ALLOC_COLUMNS, empty="no allocations")
 
 
+def _list_models(settings: Settings, client: NomadClient) -> None:
+    """The status table of one namespace, or of every namespace with ``-n '*'``."""
+    from mlctl.deploy import lifecycle
+
+    if client.namespace != ALL_NAMESPACES:
+        rows = lifecycle.list_models(client)
+        if not rows:
+            lifecycle.require_namespace(client)
+        empty = f"no models deployed in namespace {client.namespace}"
+        emit(rows, settings.output, columns=STATUS_COLUMNS, empty=empty)
+        return
+    rows = []
+    for namespace in lifecycle.model_namespaces(client):
+        scoped = _client(settings.with_overrides(nomad_namespace=namespace))
+        rows += [{"namespace": namespace, **row} for row in lifecycle.list_models(scoped)]
+    columns = {"namespace": "NAMESPACE", **STATUS_COLUMNS}
+    emit(rows, settings.output, columns=columns, empty="no models deployed in any namespace")
+
+
 # --------------------------------------------------------------------------- scale / stop
 
 
@@ -460,9 +467,8 @@ def _who(settings: Settings) -> str:
 @click.command()
 @click.argument("model")
 @click.argument("replicas", type=click.IntRange(0, 1000))
-@_namespace_option
 @click.pass_context
-def scale(ctx: click.Context, model: str, replicas: int, namespace: str | None) -> None:
+def scale(ctx: click.Context, model: str, replicas: int) -> None:
     """Set MODEL's replica count to REPLICAS (0 keeps the job but runs nothing).
 
     Nomad refuses to scale while a deployment is rolling out (status 9): wait for it,
@@ -475,7 +481,7 @@ def scale(ctx: click.Context, model: str, replicas: int, namespace: str | None) 
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     response = lifecycle.scale(_client(settings), model, replicas, by=_who(settings))
     result = {"model": model, "replicas": replicas, "eval_id": response.get("EvalID")}
     if settings.output == "json":
@@ -486,11 +492,10 @@ def scale(ctx: click.Context, model: str, replicas: int, namespace: str | None) 
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.option("--purge", is_flag=True, help="Also remove the job and its history from Nomad.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def stop(ctx: click.Context, model: str, namespace: str | None, purge: bool, yes: bool) -> None:
+def stop(ctx: click.Context, model: str, purge: bool, yes: bool) -> None:
     """Stop every replica of MODEL (with --purge, forget its versions too).
 
     \b
@@ -500,7 +505,7 @@ def stop(ctx: click.Context, model: str, namespace: str | None, purge: bool, yes
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"stopping {model} needs confirmation: add --yes")
@@ -516,9 +521,8 @@ def stop(ctx: click.Context, model: str, namespace: str | None, purge: bool, yes
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
+def restart(ctx: click.Context, model: str) -> None:
     """Restart MODEL's running allocations in place (same nodes, same version).
 
     \b
@@ -527,7 +531,7 @@ def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     restarted = lifecycle.restart(_client(settings), model)
     if settings.output == "json":
         emit_json({"model": model, "restarted": restarted})
@@ -537,7 +541,6 @@ def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.option(
     "--version",
     "to_version",
@@ -545,7 +548,7 @@ def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
     help="Job version to return to [default: the previous stable one].",
 )
 @click.pass_context
-def rollback(ctx: click.Context, model: str, namespace: str | None, to_version: int | None) -> None:
+def rollback(ctx: click.Context, model: str, to_version: int | None) -> None:
     """Roll MODEL back to an earlier job version (Nomad registers it as a new version).
 
     \b
@@ -556,7 +559,7 @@ def rollback(ctx: click.Context, model: str, namespace: str | None, to_version: 
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     result = lifecycle.rollback(_client(settings), model, to_version)
     if settings.output == "json":
         emit_json(result)
@@ -569,9 +572,8 @@ def rollback(ctx: click.Context, model: str, namespace: str | None, to_version: 
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def promote(ctx: click.Context, model: str, namespace: str | None) -> None:
+def promote(ctx: click.Context, model: str) -> None:
     """Promote MODEL's healthy canaries so the rollout continues.
 
     \b
@@ -580,7 +582,7 @@ def promote(ctx: click.Context, model: str, namespace: str | None) -> None:
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     result = lifecycle.promote(_client(settings), model)
     if settings.output == "json":
         emit_json(result)
@@ -602,9 +604,8 @@ HISTORY_COLUMNS = {
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def history(ctx: click.Context, model: str, namespace: str | None) -> None:
+def history(ctx: click.Context, model: str) -> None:
     """List MODEL's job versions: when, which bundle, who deployed, and stability.
 
     \b
@@ -614,7 +615,7 @@ def history(ctx: click.Context, model: str, namespace: str | None) -> None:
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     rows = lifecycle.history(_client(settings), model)
     if settings.output != "json":
         rows = [{**r, "bundle_sha256": (r["bundle_sha256"] or "")[:8] or None} for r in rows]
@@ -629,7 +630,6 @@ BYTES_PER_LINE = 200
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.option("--alloc", "alloc_prefix", metavar="ID", help="Allocation ID (or a prefix of it).")
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new output until Ctrl-C.")
 @click.option("--stderr", "use_stderr", is_flag=True, help="Show stderr instead of stdout.")
@@ -638,7 +638,6 @@ BYTES_PER_LINE = 200
 def logs(
     ctx: click.Context,
     model: str,
-    namespace: str | None,
     alloc_prefix: str | None,
     follow: bool,
     use_stderr: bool,
@@ -654,7 +653,7 @@ def logs(
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     client = _client(settings)
     job_spec = lifecycle.read_model(client, model)
     allocs, _ = client.jobs.allocations(job_spec["ID"])
