@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from mlctl.cli.main import state
+from mlctl.cli.prompts import confirm
 from mlctl.errors import ExitStatus, InvalidInput, NotFound, ProvisionFailed
 from mlctl.output import emit, emit_json, emit_table, note
 
@@ -380,7 +381,6 @@ def destroy(vagrant_dir: Path | None, yes: bool) -> None:
     from mlctl.provision import vagrant
 
     directory = vagrant.find_dir(vagrant_dir)
-    if not yes:
-        click.confirm(f"Destroy every VM of the lab in {directory}?", abort=True, err=True)
+    confirm(f"destroy every VM of the lab in {directory}?", yes)
     vagrant.run(["destroy", "--force"], directory)
     note("lab destroyed; the `vagrant` context still exists: mlctl context delete vagrant")

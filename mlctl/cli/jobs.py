@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mlctl.cli.main import report, state
+from mlctl.cli.prompts import confirm
 from mlctl.errors import InvalidInput, MlctlError
 from mlctl.output import emit, emit_json, note
 
@@ -506,11 +507,7 @@ def stop(ctx: click.Context, model: str, purge: bool, yes: bool) -> None:
     from mlctl.deploy import lifecycle
 
     settings = _settings(ctx)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError(f"stopping {model} needs confirmation: add --yes")
-        what = "stop and purge" if purge else "stop"
-        click.confirm(f"{what} model {model}?", abort=True, err=True)
+    confirm(f"{'stop and purge' if purge else 'stop'} model {model}?", yes)
     response = lifecycle.stop(_client(settings), model, purge)
     result = {"model": model, "purged": purge, "eval_id": response.get("EvalID")}
     if settings.output == "json":

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mlctl.cli.main import state
 from mlctl.output import emit, note
+
+if TYPE_CHECKING:
+    from mlctl.nomad.client import NomadClient
 
 CHANGE_COLUMNS = {"system": "SYSTEM", "kind": "KIND", "name": "NAME", "action": "ACTION"}
 
@@ -30,6 +34,7 @@ def vault() -> None:
     help="Read the Nomad management token from stdin (else NOMAD_TOKEN).",
 )
 @click.option(
+    "-n",
     "--namespace",
     "namespaces",
     multiple=True,
@@ -67,7 +72,7 @@ def bootstrap(
       NOMAD_TOKEN=$MGMT mlctl vault bootstrap --namespace team-a --namespace team-b
       mlctl vault bootstrap --nomad-token-stdin --nomad-addr-for-vault http://nomad.service:4646
     """
-    from mlctl.cli.auth import read_stdin_secret
+    from mlctl.cli.prompts import read_stdin_secret
     from mlctl.errors import ConfigError
     from mlctl.session import nomad_client_with_token, vault_client
     from mlctl.vault.bootstrap import NomadAccess
@@ -79,7 +84,7 @@ def bootstrap(
     for namespace in namespaces:
         check_namespace(namespace)
     if nomad_token_stdin:
-        management = read_stdin_secret("Nomad management token")
+        management = read_stdin_secret("Nomad management token", "--nomad-token-stdin")
     elif settings.nomad_token:
         management = settings.nomad_token
     else:
@@ -90,7 +95,29 @@ def bootstrap(
     ca_pem = Path(settings.nomad_cacert).read_text() if settings.nomad_cacert else None
     client = vault_client(settings)
     nomad = nomad_client_with_token(settings, management)
+    _check_management_token(nomad)
     access = NomadAccess(nomad_addr_for_vault or settings.nomad_addr, management, ca_pem)
     changes = run(client, nomad, access, namespaces, rotate_token=rotate_nomad_token)
     emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
     note(summary(changes))
+
+
+def _check_management_token(nomad: NomadClient) -> None:
+    """Refuse a wrong or under-privileged token before Vault is changed, saying which."""
+    from mlctl.errors import AuthError, MlctlError, PermissionDenied
+    from mlctl.vault.nomad_acl import token_self
+
+    where = f"Nomad at {nomad.address}"
+    hint = "give the SecretID that `nomad acl bootstrap` printed, on stdin: --nomad-token-stdin"
+    try:
+        record = token_self(nomad)
+    except (AuthError, PermissionDenied) as error:
+        raise AuthError(f"{where} does not accept the management token given", hint=hint) from error
+    except MlctlError:
+        raise
+    if record.get("Type") != "management":
+        raise PermissionDenied(
+            f"the token given is a {record.get('Type') or 'client'} token of {where}; "
+            "bootstrap needs a management token",
+            hint=hint,
+        )

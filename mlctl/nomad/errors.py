@@ -58,9 +58,8 @@ def from_response(response: requests.Response, ctx: CallContext) -> MlctlError:
         return InvalidInput(f"Nomad rejected {where}: {body or 'bad request'}")
     if status in (401, 403):
         if not ctx.token_sent:
-            return PermissionDenied(
-                f"permission denied: {where}", hint="not logged in — run mlctl login"
-            )
+            # No token at all is an authentication problem (status 6), not a policy one.
+            return AuthError(f"permission denied: {where}", hint="not logged in — run mlctl login")
         if "token not found" in body.lower():
             return AuthError(
                 f"Nomad does not know the token sent with {where}",
