@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import requests
 from nomad.api import exceptions as nomad_exc
 
+from mlctl import endpoint
 from mlctl.errors import (
     AuthError,
     Conflict,
@@ -83,10 +84,8 @@ def from_transport_error(error: BaseException, ctx: CallContext) -> MlctlError:
     """Map a failure where no HTTP answer arrived (connection, TLS, timeout)."""
     where = _where(getattr(error, "request", None), "a request")
     if isinstance(error, requests.exceptions.SSLError):
-        return Unreachable(
-            f"TLS verification failed for Nomad at {ctx.address} ({where})",
-            hint="point NOMAD_CACERT (or --ca-cert) at the cluster's CA bundle",
-        )
+        what, hint = endpoint.tls_failure(endpoint.NOMAD, ctx.address, error)
+        return Unreachable(f"{what} ({where})", hint=hint)
     if isinstance(error, requests.exceptions.Timeout | nomad_exc.TimeoutNomadException):
         return Unreachable(
             f"Nomad at {ctx.address} did not answer in time ({where})",
