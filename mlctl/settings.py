@@ -172,6 +172,17 @@ URL_SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+#: The command-line flag of a setting where it is not ``--<name-with-dashes>``.
+FLAG_NAMES = {
+    "nomad_namespace": "--namespace",
+    "nomad_region": "--region",
+    "nomad_cacert": "--ca-cert",
+    "vault_cacert": "--ca-cert",
+    "nomad_skip_verify": "--skip-verify",
+    "vault_skip_verify": "--skip-verify",
+}
+
+
 def check_context_name(name: str) -> str:
     """A context name, or InvalidInput saying what a name may hold."""
     if not CONTEXT_NAME_PATTERN.fullmatch(name):
@@ -189,17 +200,17 @@ def _check_url(name: str, text: str, source: str) -> str:
     if parts.scheme not in schemes or not located:
         wanted = " or ".join(f"{scheme}://" for scheme in schemes)
         raise ConfigError(
-            f"{source}: {name}: {text!r} is not a {wanted} URL", hint=f"e.g. {example}"
+            f"{source}: {text!r} is not a {wanted} URL", hint=f"e.g. {example}"
         )
     return text
 
 
 def _check_text(name: str, text: str, source: str) -> str:
     if name == "output" and text not in {"table", "json"}:
-        raise ConfigError(f"{source}: output: {text!r} is not table or json")
+        raise ConfigError(f"{source}: {text!r} is not table or json")
     if name == "nomad_namespace" and not NAMESPACE_PATTERN.fullmatch(text):
         raise ConfigError(
-            f"{source}: nomad_namespace: {text!r} is not a Nomad namespace name",
+            f"{source}: {text!r} is not a Nomad namespace name",
             hint="1-128 letters, digits and '-' (or '*' to list every namespace)",
         )
     if name in URL_SCHEMES:
@@ -220,7 +231,7 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             return True
         if text in {"0", "false", "no", "off", ""}:
             return False
-        raise ConfigError(f"{source}: {name}: {raw!r} is not a boolean", hint="use true or false")
+        raise ConfigError(f"{source}: {raw!r} is not a boolean", hint="use true or false")
     if "tuple" in str(annotation):
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return tuple(str(i).strip() for i in items if str(i).strip())
@@ -312,7 +323,7 @@ def load_settings(
     for key, raw in flags.items():
         if key not in SETTING_NAMES:
             raise ValueError(f"unknown setting flag {key}")
-        values[key] = _coerce(key, raw, f"--{key.replace('_', '-')}")
+        values[key] = _coerce(key, raw, FLAG_NAMES.get(key, f"--{key.replace('_', '-')}"))
     values["config_file"] = config_file
     return Settings(**values)
 

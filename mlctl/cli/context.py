@@ -118,7 +118,7 @@ def set_context(
             values.pop(key, None)
             continue
         try:
-            _coerce(key, raw, f"context {name}")  # validate before anything is written
+            _coerce(key, raw, f"context {name}: {key}")  # check before anything is written
         except ConfigError as error:
             raise InvalidInput(error.message, hint=error.hint) from None
         values[key] = raw

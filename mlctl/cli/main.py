@@ -71,7 +71,8 @@ apply_global_options(cli)
 
 def program(argv: Sequence[str] | None = None) -> int:
     """Run the command line; exceptions propagate (``main`` handles them)."""
-    result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    args = list(argv) if argv is not None else None
+    result = cli.main(args=args, prog_name="mlctl", standalone_mode=False)
     return int(result) if isinstance(result, int) else 0
 
 
