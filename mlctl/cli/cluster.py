@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mlctl.cli.main import state
+from mlctl.cli.main import report, state
 from mlctl.cli.prompts import confirm
 from mlctl.errors import ExitStatus, InvalidInput, NotFound, ProvisionFailed
 from mlctl.output import emit, emit_json, emit_table, note
@@ -149,15 +149,21 @@ def provision(
     note(f"provisioning {inventory} with {request.playbook.name}{mode}")
     with Progress() as progress:
         result = run_playbook(request, settings.state_dir / "provision", progress.update)
-    _report(ctx, result, request, settings.output)
+    _report(ctx, result, request, settings.output, already_shown=progress.logs_failures)
 
 
-def _report(ctx: click.Context, result: Any, request: Any, output: str) -> None:
-    """Print the summary; on failure say what failed and where the log is, exit 14."""
+def _report(
+    ctx: click.Context, result: Any, request: Any, output: str, already_shown: bool
+) -> None:
+    """Print the summary; on failure say what failed and where the log is, exit 14.
+
+    Each distinct failure's message is printed exactly once: by the progress log as it
+    happened (``already_shown``), or here. The closing error line names the hosts.
+    """
     from mlctl.provision.display import SUMMARY_COLUMNS, summary_rows
 
     run_state = result.state
-    failures = list(run_state.failures)
+    failures = list(dict.fromkeys(run_state.failures))  # one per host, task and message
     if not result.ok and not failures:
         failures = [_failure_from_log(result.log, request)]
     summary = {
@@ -179,20 +185,34 @@ def _report(ctx: click.Context, result: Any, request: Any, output: str) -> None:
     if result.ok:
         note(f"done in {result.seconds:.0f}s, {run_state.changed} changed; log: {result.log}")
         return
-    if output == "json" or len(failures) > 1:
-        for failure in failures:
-            verb = "could not be reached" if failure.unreachable else f"failed at {failure.task!r}"
-            note(f"{failure.host} {verb}: {failure.message}")
-    if output == "json":
-        note(f"full log: {result.log}")
-        ctx.exit(int(ExitStatus.PROVISION_FAILED))
     first = failures[0]
     if first.host == "-":
-        raise ProvisionFailed(f"ansible-playbook: {first.message}", hint=f"full log: {result.log}")
-    where = "unreachable" if first.unreachable else f"task {first.task!r}"
-    raise ProvisionFailed(
-        f"host {first.host}: {where}: {first.message}", hint=f"full log: {result.log}"
-    )
+        error = ProvisionFailed(
+            f"ansible-playbook: {first.message}", hint=f"full log: {result.log}"
+        )
+    elif len(failures) == 1 and not already_shown:
+        where = "unreachable" if first.unreachable else f"task {first.task!r}"
+        error = ProvisionFailed(
+            f"host {first.host}: {where}: {first.message}", hint=f"full log: {result.log}"
+        )
+    else:
+        if not already_shown:
+            for failure in failures:
+                note(f"{failure.host} {_failed_how(failure)}: {failure.message}")
+        hosts = list(dict.fromkeys(f.host for f in failures))
+        error = ProvisionFailed(
+            f"{len(hosts)} host(s) failed: "
+            + ", ".join(f"{f.host} ({_failed_how(f)})" for f in failures),
+            hint=f"why is above; full log: {result.log}",
+        )
+    if output == "json":
+        report(error, as_json=False)
+        ctx.exit(int(ExitStatus.PROVISION_FAILED))
+    raise error
+
+
+def _failed_how(failure: Any) -> str:
+    return "unreachable" if failure.unreachable else f"failed at {failure.task!r}"
 
 
 def _failure_from_log(log: Path, request: Any) -> Any:
@@ -224,7 +244,8 @@ def _failure_from_log(log: Path, request: Any) -> Any:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the inventory to this file (default: print it).",
 )
-def inventory(hosts_file: Path, out: Path | None) -> None:
+@click.pass_context
+def inventory(ctx: click.Context, hosts_file: Path, out: Path | None) -> None:
     """Write an Ansible inventory from a short YAML list of hosts and their roles.
 
     Roles: server (Nomad server), client (Nomad client), gpu (GPU client), vault,
@@ -241,15 +262,22 @@ def inventory(hosts_file: Path, out: Path | None) -> None:
     Examples:
       mlctl cluster inventory hosts.yaml --out inventory.yml
       mlctl cluster inventory hosts.yaml | less
+      mlctl cluster inventory hosts.yaml -o json | jq '.all.children.gpu_clients'
     """
-    from mlctl.inventory import inventory_yaml, read_hosts_file, write_atomically
+    from mlctl.inventory import build_inventory, inventory_yaml, read_hosts_file, write_atomically
 
+    as_json = state(ctx).settings().output == "json"
     spec = read_hosts_file(hosts_file)
     text = inventory_yaml(spec, str(hosts_file))
     if out is None:
-        click.echo(text, nl=False)
+        if as_json:
+            emit_json(build_inventory(spec))  # Ansible reads JSON inventories as well
+        else:
+            click.echo(text, nl=False)
         return
     write_atomically(out, text)
+    if as_json:
+        emit_json({"path": str(out), "hosts": [host.name for host in spec.hosts]})
     note(f"wrote {out} ({len(spec.hosts)} hosts); provision with: mlctl cluster provision -i {out}")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TextIO
 
-from mlctl.provision.events import RunState
+from mlctl.provision.events import Failure, RunState
 from mlctl.redact import scrub
 
 SUMMARY_COLUMNS = {
@@ -35,7 +35,8 @@ class Progress:
         self.live_mode = self.stream.isatty() if live is None else live
         self._live: Any = None
         self._last_play = ""
-        self._failures_shown = 0
+        self._failures_seen = 0
+        self._failures_shown: set[Failure] = set()
 
     def __enter__(self) -> Progress:
         if self.live_mode:
@@ -67,11 +68,19 @@ class Progress:
             self._write(f"PLAY {state.play}")
         elif kind in {"playbook_on_task_start", "playbook_on_handler_task_start"}:
             self._write(f"  task {state.task}")
-        while self._failures_shown < len(state.failures):
-            failure = state.failures[self._failures_shown]
-            self._failures_shown += 1
+        while self._failures_seen < len(state.failures):
+            failure = state.failures[self._failures_seen]
+            self._failures_seen += 1
+            if failure in self._failures_shown:
+                continue  # the same host, task and message again: said once is enough
+            self._failures_shown.add(failure)
             word = "UNREACHABLE" if failure.unreachable else "FAILED"
             self._write(f"  {word} {failure.host}: {failure.message}")
+
+    @property
+    def logs_failures(self) -> bool:
+        """Whether failures were written as they happened (the plain log, not the table)."""
+        return self._live is None and bool(self._failures_shown)
 
     def _write(self, line: str) -> None:
         self.stream.write(scrub(line) + "\n")
