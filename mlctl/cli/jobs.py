@@ -19,7 +19,9 @@ from mlctl.errors import InvalidInput, MlctlError
 from mlctl.output import emit, emit_json, note
 
 if TYPE_CHECKING:
+    from mlctl.bundle.schema import BundleConfig
     from mlctl.deploy.pipeline import Overrides, Planned
+    from mlctl.deploy.replicas import ReplicaChoice
     from mlctl.deploy.watch import WatchResult
     from mlctl.nomad.client import NomadClient
     from mlctl.settings import Settings
@@ -31,6 +33,12 @@ BUNDLE = click.Path(exists=True, file_okay=False, path_type=Path)
 
 def _override_options(func: Any) -> Any:
     func = click.option(
+        "--canary",
+        type=click.IntRange(0, 100),
+        metavar="N",
+        help="Canary allocations for this rollout (overrides update.canary; 0 = none).",
+    )(func)
+    func = click.option(
         "--gpus",
         type=click.IntRange(0, 16),
         help="GPUs per replica (overrides resources.gpu.count; 0 = CPU only).",
@@ -39,6 +47,14 @@ def _override_options(func: Any) -> Any:
         "--replicas", type=click.IntRange(0, 1000), help="Replica count (overrides mlctl.yaml)."
     )(func)
     return func
+
+
+def _reset_option(func: Any) -> Any:
+    return click.option(
+        "--reset-replicas",
+        is_flag=True,
+        help="Use mlctl.yaml's replicas even if the running job was scaled to another count.",
+    )(func)
 
 
 def _settings(ctx: click.Context, *, every_namespace: bool = False) -> Settings:
@@ -59,10 +75,22 @@ def _client(settings: Settings) -> NomadClient:
     return nomad_client(settings)
 
 
-def _overrides(replicas: int | None, gpus: int | None) -> Overrides:
+def _overrides(replicas: int | None, gpus: int | None, canary: int | None) -> Overrides:
     from mlctl.deploy.pipeline import Overrides
 
-    return Overrides(replicas=replicas, gpus=gpus)
+    return Overrides(replicas=replicas, gpus=gpus, canary=canary)
+
+
+def _decide_replicas(
+    client: NomadClient, config: BundleConfig, overrides: Overrides, reset: bool
+) -> tuple[Overrides, ReplicaChoice]:
+    """Keep a live count a deploy would otherwise undo, and say so in one line."""
+    from mlctl.deploy.pipeline import replicas_for
+
+    decided, choice = replicas_for(client, config, overrides, reset=reset)
+    if choice.note:
+        note(f"{config.name}: {choice.note}")
+    return decided, choice
 
 
 def _fail_after_json(error: MlctlError, payload: dict[str, Any]) -> NoReturn:
@@ -95,6 +123,7 @@ def render_job(
     bundle: Path,
     replicas: int | None,
     gpus: int | None,
+    canary: int | None,
 ) -> None:
     """Print the HCL of BUNDLE's Nomad job (nothing is uploaded or submitted).
 
@@ -111,7 +140,7 @@ def render_job(
 
     settings = _settings(ctx)
     with packaged(bundle) as archive:
-        rendered = render(settings, archive, _overrides(replicas, gpus))
+        rendered = render(settings, archive, _overrides(replicas, gpus, canary))
     if rendered.artifact_is_placeholder:
         note("note: no artifact store configured; the artifact URL is a placeholder")
     if settings.output == "json":
@@ -142,7 +171,14 @@ def _plan_payload(planned: Planned) -> dict[str, Any]:
     return {
         **plan_summary(planned.plan),
         "placement_failures": [
-            {"group": f.group, "summary": f.summary, "reasons": f.reasons, "hint": f.hint}
+            {
+                "group": f.group,
+                "unplaced": f.unplaced,
+                "wanted": f.wanted,
+                "summary": f.summary,
+                "reasons": f.reasons,
+                "hint": f.hint,
+            }
             for f in planned.failures
         ],
     }
@@ -165,6 +201,7 @@ def _refuse(planned: Planned, as_json: bool, payload: dict[str, Any]) -> None:
 @click.command()
 @click.argument("bundle", type=BUNDLE)
 @_override_options
+@_reset_option
 @click.option("-v", "--verbose", is_flag=True, help="Show every field of a new job.")
 @click.pass_context
 def plan(
@@ -172,6 +209,8 @@ def plan(
     bundle: Path,
     replicas: int | None,
     gpus: int | None,
+    canary: int | None,
+    reset_replicas: bool,
     verbose: bool,
 ) -> None:
     """Show what deploying BUNDLE would change, and whether Nomad can place it.
@@ -190,11 +229,15 @@ def plan(
     from mlctl.deploy import pipeline
 
     settings = _settings(ctx)
+    client = _client(settings)
     with pipeline.packaged(bundle) as archive:
-        rendered = pipeline.render(settings, archive, _overrides(replicas, gpus))
-    planned = pipeline.plan(_client(settings), rendered.hcl)
+        overrides, choice = _decide_replicas(
+            client, archive.config, _overrides(replicas, gpus, canary), reset_replicas
+        )
+        rendered = pipeline.render(settings, archive, overrides)
+    planned = pipeline.plan(client, rendered.hcl)
     as_json = settings.output == "json"
-    payload = _plan_payload(planned)
+    payload = {**_plan_payload(planned), "replicas": choice.count, "replicas_from": choice.source}
     if not as_json:
         _print_plan(planned, verbose)  # the diff first, then why it cannot be placed
     _refuse(planned, as_json, payload)
@@ -242,11 +285,13 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
     payload = result.to_dict()
     description = payload.get("status_description") or ""
     what = f"{model} {release} (job version {result.job_version})"
+    explained = bool(result.failures or result.unplaced)
     error: MlctlError | None = None
     if result.outcome is Outcome.REVERTED:
         error = DeploymentReverted(
             f"{what} failed and Nomad rolled back to version {result.reverted_to}: {description}",
-            hint=f"see why above; mlctl logs {model} --stderr shows the task's output",
+            hint=("see why above; " if explained else "")
+            + f"mlctl logs {model} --stderr shows the task's output",
         )
     elif result.outcome is Outcome.FAILED:
         error = DeploymentFailed(
@@ -265,6 +310,8 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
         return
     for failure in result.failures:
         click.echo(failure.text, err=True)
+    for unplaced in result.unplaced:
+        click.echo(f"cannot place {unplaced.text}", err=True)
     if error is not None:
         raise error
     messages = {
@@ -280,6 +327,7 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
 @click.command()
 @click.argument("bundle", type=BUNDLE)
 @_override_options
+@_reset_option
 @click.option(
     "--wait/--detach",
     default=True,
@@ -300,6 +348,8 @@ def deploy(
     bundle: Path,
     replicas: int | None,
     gpus: int | None,
+    canary: int | None,
+    reset_replicas: bool,
     wait: bool,
     timeout: float,
     force: bool,
@@ -308,9 +358,15 @@ def deploy(
 
     Validates and packages the bundle, renders its job, has Nomad parse and plan it
     (stopping with status 10 and the reason when it cannot be placed), uploads the
-    bundle to the artifact store, registers the job and follows the deployment until it is healthy,
-    fails, or the timeout passes. On failure it prints the failing allocations' task
-    events and whether Nomad rolled back.
+    bundle to the artifact store, registers the job and follows the deployment until
+    it is healthy, fails, or the timeout passes. On failure it prints the failing
+    allocations' task events, why Nomad could not place allocations, and whether
+    Nomad rolled back.
+
+    A running model keeps its current replica count (set by mlctl scale, say) unless
+    --replicas or --reset-replicas says otherwise; a note says so. With canaries
+    (--canary N or update.canary in mlctl.yaml) an update stops once N new
+    allocations are healthy, and `mlctl promote MODEL` rolls it out to the rest.
 
     \b
     Exit statuses: 0 deployed (or canaries waiting for mlctl promote), 10 cannot be
@@ -320,13 +376,12 @@ def deploy(
     Examples:
       mlctl deploy examples/iris
       mlctl deploy ./bert --namespace team-a --replicas 2 --gpus 1
+      mlctl deploy examples/iris --canary 1 && mlctl promote iris
+      mlctl deploy examples/iris --reset-replicas     # back to mlctl.yaml's replicas
       mlctl deploy examples/iris --detach
-      mlctl -o json deploy examples/iris --timeout 300
+      mlctl deploy examples/iris -o json --timeout 300
     """
     from mlctl.deploy import pipeline
-    from mlctl.deploy.display import RolloutDisplay
-    from mlctl.deploy.outcome import Outcome
-    from mlctl.deploy.watch import WatchResult, follow
 
     settings = _settings(ctx)
     as_json = settings.output == "json"
@@ -334,22 +389,49 @@ def deploy(
     with pipeline.packaged(bundle) as archive:
         config = archive.config
         note(f"packaged {config.name} {config.version}: {archive.size} bytes")
-        rendered = pipeline.render(
-            settings, archive, _overrides(replicas, gpus), require_store=True
+        overrides, _ = _decide_replicas(
+            client, config, _overrides(replicas, gpus, canary), reset_replicas
         )
+        rendered = pipeline.render(settings, archive, overrides, require_store=True)
         # Plan before uploading: planning needs the same Nomad rights as registering,
         # so a user who may not deploy here, or a job that cannot be placed, is
         # refused before anything is written to the artifact store.
-        planned = pipeline.plan(client, rendered.hcl)
-        if not as_json:
-            _print_plan(planned, verbose=False, stream_err=True)
-        if not force:
-            _refuse(planned, as_json, {"outcome": "unplaceable", **_plan_payload(planned)})
-        for failure in planned.failures:
-            note(f"warning: --force: cannot place {failure.text}")
+        planned = _plan_for_deploy(client, rendered.hcl, as_json, force)
         with _upload_progress(not as_json) as progress:
             pipeline.upload(settings, archive, progress)
     note(f"bundle at {rendered.artifact_url}")
+    _register_and_follow(client, planned, config, wait=wait, timeout=timeout, as_json=as_json)
+
+
+def _plan_for_deploy(client: NomadClient, hcl: str, as_json: bool, force: bool) -> Planned:
+    """Plan, show the diff, and refuse an unplaceable job unless --force."""
+    from mlctl.deploy import pipeline
+
+    planned = pipeline.plan(client, hcl)
+    if not as_json:
+        _print_plan(planned, verbose=False, stream_err=True)
+    if not force:
+        _refuse(planned, as_json, {"outcome": "unplaceable", **_plan_payload(planned)})
+    for failure in planned.failures:
+        note(f"warning: --force: cannot place {failure.text}")
+    return planned
+
+
+def _register_and_follow(
+    client: NomadClient,
+    planned: Planned,
+    config: BundleConfig,
+    *,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Register the planned job, then watch its deployment (or return at once)."""
+    from mlctl.deploy import pipeline
+    from mlctl.deploy.display import RolloutDisplay
+    from mlctl.deploy.outcome import Outcome
+    from mlctl.deploy.watch import WatchResult, follow
+
     written = pipeline.register(client, planned)
     version = int(client.jobs.read(planned.job_id).get("Version", 0))
     note(f"registered {planned.job_id} version {version} (evaluation {written.get('EvalID', '-')})")
@@ -364,9 +446,7 @@ def deploy(
         else:
             _report_result(result, config.name, config.version, as_json)
         return
-    with RolloutDisplay(
-        f"{config.name} {config.version}", live=None if not as_json else False
-    ) as view:
+    with RolloutDisplay(f"{config.name} {config.version}", live=False if as_json else None) as view:
         result = follow(client, planned.job_id, version, timeout, None if as_json else view.update)
     _report_result(result, config.name, config.version, as_json)
 
@@ -435,6 +515,8 @@ def status(ctx: click.Context, model: str | None) -> None:
     )
     click.echo()
     emit(detail["allocations"], "table", columns=ALLOC_COLUMNS, empty="no allocations")
+    for text in detail["placement_failures"]:
+        note(f"waiting for capacity: cannot place {text}")
 
 
 def _list_models(settings: Settings, client: NomadClient) -> None:

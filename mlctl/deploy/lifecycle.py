@@ -14,6 +14,7 @@ from typing import Any
 
 from mlctl.bundle.schema import NAME_PATTERN
 from mlctl.deploy.inventory import alloc_row, is_model, is_running, model_row
+from mlctl.deploy.watch import explain_blocked
 from mlctl.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.types import Allocation, Job, WriteResponse
@@ -99,6 +100,7 @@ def model_detail(client: NomadClient, model: str) -> dict[str, Any]:
         if deployment
         else None,
         "allocations": [alloc_row(a) for a in full],
+        "placement_failures": [e.text for e in explain_blocked(client, job["ID"])],
     }
 
 

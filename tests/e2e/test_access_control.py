@@ -194,7 +194,7 @@ def test_access_control_story(story, tmp_path, caplog):
 
     # --- removing alice revokes what she holds ----------------------------------------
     story.act_as("ada")
-    assert story.run("user", "remove", "alice").status == 0
+    assert story.run("user", "remove", "alice", "--yes").status == 0
     story.act_as("alice")
     gone = story.run("-n", "team-a", "status")
     assert gone.status == ExitStatus.AUTH, gone

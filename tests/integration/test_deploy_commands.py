@@ -128,7 +128,7 @@ def test_with_acls_no_token_says_log_in(acl_cluster, tmp_path, monkeypatch):
     monkeypatch.delenv("NOMAD_TOKEN")
     result = mlctl("plan", str(make_bundle(tmp_path, "iris")))
     assert result.status == ExitStatus.AUTH
-    assert "permission denied: POST /v1/jobs/parse" in result.stderr
+    assert "permission denied: GET /v1/job/mlctl-iris" in result.stderr  # the live count
     assert "not logged in — run mlctl login" in result.stderr
 
 
