@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import click
 
 from mlctl.cli.options import Group, apply_global_options
+from mlctl.extras import missing_extra
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,14 @@ class LazyGroup(Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
-            return apply_global_options(self.lazy[cmd_name].load())
+            try:
+                loaded = self.lazy[cmd_name].load()
+            except ImportError as error:
+                mapped = missing_extra(error, f"{ctx.command_path} {cmd_name}")
+                if mapped is None:
+                    raise
+                raise mapped from error
+            return apply_global_options(loaded)
         command = super().get_command(ctx, cmd_name)
         return apply_global_options(command) if command is not None else None
 

@@ -129,7 +129,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except Exception as error:
         if debug:
             raise
+        from mlctl.extras import missing_extra
         from mlctl.redact import scrub
+
+        mapped = missing_extra(error, "mlctl") if isinstance(error, ImportError) else None
+        if mapped is not None:
+            report(mapped, _wants_json(args))
+            sys.exit(int(mapped.status))
 
         sys.stderr.write(
             scrub(f"mlctl: error: internal error: {type(error).__name__}: {error}")

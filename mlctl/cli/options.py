@@ -18,7 +18,7 @@ example ``mlctl user add --namespace``, the namespaces granted to a data scienti
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,11 +176,28 @@ def _format_options(command: click.Command, ctx: click.Context, formatter: Any) 
                 formatter.write_dl(rows)
 
 
+def _invoke_naming_extras(ctx: click.Context, invoke: Callable[[click.Context], Any]) -> Any:
+    """Run a command; an import that fails for want of a pip extra becomes one line."""
+    try:
+        return invoke(ctx)
+    except ImportError as error:
+        from mlctl.extras import missing_extra
+
+        mapped = missing_extra(error, ctx.command_path)
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
 class Command(click.Command):
-    """mlctl's command class: lists the global options in their own help section."""
+    """mlctl's command class: global options in their own help section; a missing
+    extra named in one line."""
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_options(self, ctx, formatter)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _invoke_naming_extras(ctx, super().invoke)
 
 
 class Group(click.Group):
@@ -192,3 +209,6 @@ class Group(click.Group):
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_options(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _invoke_naming_extras(ctx, super().invoke)
