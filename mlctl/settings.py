@@ -305,6 +305,19 @@ def config_path(
     return Path(chosen).expanduser() if chosen else Settings().config_file
 
 
+def output_format(
+    flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """``table`` or ``json`` from the flag or ``MLCTL_OUTPUT`` alone, for the commands that
+    edit the context file and so must work when a value in it is broken."""
+    env = os.environ if env is None else env
+    chosen = (flags or {}).get("output")
+    if chosen is not None:
+        return str(_coerce("output", chosen, "--output"))
+    raw = env.get("MLCTL_OUTPUT")
+    return str(_coerce("output", raw, "environment MLCTL_OUTPUT")) if raw else "table"
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:

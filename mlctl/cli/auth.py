@@ -11,7 +11,7 @@ import click
 from mlctl.cli.main import state
 from mlctl.cli.prompts import read_password
 from mlctl.errors import InvalidInput
-from mlctl.output import emit, note
+from mlctl.output import emit, emit_json, note
 
 
 @click.command()
@@ -81,6 +81,8 @@ def logout(ctx: click.Context, forget: bool) -> None:
 
     settings = state(ctx).settings()
     who = do_logout(settings, forget_only=forget)
+    if settings.output == "json":
+        emit_json({"user": who, "revoked": who is not None and not forget})
     if who is None:
         note("not logged in; nothing to do")
     elif forget:

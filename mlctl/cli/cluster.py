@@ -398,7 +398,8 @@ def status(ctx: click.Context, vagrant_dir: Path | None) -> None:
 @cluster.command()
 @_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def destroy(vagrant_dir: Path | None, yes: bool) -> None:
+@click.pass_context
+def destroy(ctx: click.Context, vagrant_dir: Path | None, yes: bool) -> None:
     """Delete the lab's VMs and their disks.
 
     \b
@@ -411,4 +412,6 @@ def destroy(vagrant_dir: Path | None, yes: bool) -> None:
     directory = vagrant.find_dir(vagrant_dir)
     confirm(f"destroy every VM of the lab in {directory}?", yes)
     vagrant.run(["destroy", "--force"], directory)
+    if state(ctx).settings().output == "json":
+        emit_json({"destroyed": True, "dir": str(directory)})
     note("lab destroyed; the `vagrant` context still exists: mlctl context delete vagrant")

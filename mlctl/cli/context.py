@@ -7,7 +7,7 @@ import click
 from mlctl.cli.main import state
 from mlctl.cli.options import Group
 from mlctl.errors import ConfigError, InvalidInput, NotFound
-from mlctl.output import emit, note
+from mlctl.output import emit, emit_json, note
 from mlctl.settings import (
     CONTEXT_KEYS,
     ContextFile,
@@ -15,12 +15,19 @@ from mlctl.settings import (
     _coerce,
     check_context_name,
     config_path,
+    output_format,
 )
 
 
 def _file(ctx: click.Context) -> ContextFile:
     """The context file, read without resolving settings, so a bad value can be fixed."""
     return ContextFile.read(config_path(state(ctx).flags))
+
+
+def _result(ctx: click.Context, data: dict[str, object]) -> None:
+    """With -o json, a result object for scripts (people get the note on stderr)."""
+    if output_format(state(ctx).flags) == "json":
+        emit_json(data)
 
 
 @click.group(cls=Group)
@@ -57,7 +64,7 @@ def list_contexts(ctx: click.Context) -> None:
         }
         for name, values in sorted(file.contexts.items())
     ]
-    emit(rows, state(ctx).settings().output, empty=f"no contexts in {file.path}")
+    emit(rows, output_format(state(ctx).flags), empty=f"no contexts in {file.path}")
 
 
 @context.command("use")
@@ -78,6 +85,7 @@ def use_context(ctx: click.Context, name: str) -> None:
         )
     file.current = name
     file.write()
+    _result(ctx, {"context": name, "current": True, "path": str(file.path)})
     note(f"now using context {name}")
 
 
@@ -126,6 +134,10 @@ def set_context(
     if make_current or file.current is None:
         file.current = name
     file.write()
+    _result(
+        ctx,
+        {"context": name, "current": file.current == name, "path": str(file.path), **values},
+    )
     note(f"context {name} saved to {file.path}")
 
 
@@ -145,6 +157,7 @@ def delete_context(ctx: click.Context, name: str) -> None:
     if file.current == name:
         file.current = None
     file.write()
+    _result(ctx, {"context": name, "deleted": True, "path": str(file.path)})
     note(f"context {name} deleted")
 
 

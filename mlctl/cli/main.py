@@ -135,13 +135,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         mapped = missing_extra(error, "mlctl") if isinstance(error, ImportError) else None
         if mapped is not None:
             report(mapped, _wants_json(args))
-            sys.exit(int(mapped.status))
-
-        sys.stderr.write(
-            scrub(f"mlctl: error: internal error: {type(error).__name__}: {error}")
-            + " (a bug: rerun with --debug and report the traceback)\n"
-        )
-        status = int(ExitStatus.INTERNAL)
+            status = int(mapped.status)
+        else:
+            sys.stderr.write(
+                scrub(f"mlctl: error: internal error: {type(error).__name__}: {error}")
+                + " (a bug: rerun with --debug and report the traceback)\n"
+            )
+            status = int(ExitStatus.INTERNAL)
     sys.exit(status)
 
 

@@ -8,7 +8,7 @@ import click
 
 from mlctl.cli.main import state
 from mlctl.cli.prompts import confirm, read_password
-from mlctl.output import emit, note
+from mlctl.output import emit, emit_json, note
 
 if TYPE_CHECKING:
     from mlctl.nomad.client import NomadClient
@@ -152,8 +152,10 @@ def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """
     from mlctl.vault.users import change_password
 
-    _, vault = _vault(ctx)
+    settings, vault = _vault(ctx)
     change_password(vault, name, read_password(password_stdin, confirm=True, prompt="New password"))
+    if settings.output == "json":
+        emit_json({"user": name, "password_changed": True})
     note(f"password of {name} changed")
 
 

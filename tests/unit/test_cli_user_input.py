@@ -217,3 +217,37 @@ def test_an_invalid_bundle_hint_names_the_bundle(iris_bundle: Path, tmp_path: Pa
     line = _one_error_line(result.stderr)
     assert f"mlctl model validate {iris_bundle}" in line
     assert "validate DIR" not in line
+
+
+# --- -o json prints JSON on stdout for every command that changes something ------------
+
+
+def test_context_changes_print_json_results(config: Path) -> None:
+    made = run_cli(["context", "set", "lab", "nomad_addr=http://10.0.0.1:4646", "-o", "json"])
+    assert json.loads(made.stdout) == {
+        "context": "lab",
+        "current": True,
+        "path": str(config),
+        "nomad_addr": "http://10.0.0.1:4646",
+    }
+    used = run_cli(["-o", "json", "context", "use", "lab"])
+    assert json.loads(used.stdout)["current"] is True
+    deleted = run_cli(["context", "delete", "lab", "--output", "json"])
+    assert json.loads(deleted.stdout) == {"context": "lab", "deleted": True, "path": str(config)}
+    assert run_cli(["context", "list"]).stdout.startswith("no contexts")
+
+
+def test_logout_prints_json_too() -> None:
+    result = run_cli(["logout", "-o", "json"])
+    assert result.status == 0
+    assert json.loads(result.stdout) == {"user": None, "revoked": False}
+
+
+def test_context_list_and_use_work_with_a_broken_value_in_the_file(config: Path) -> None:
+    config.write_text(
+        yaml.safe_dump({"current-context": "a", "contexts": {"a": {"nomad_addr": "x"}, "b": {}}})
+    )
+    listed = run_cli(["context", "list", "-o", "json"])
+    assert listed.status == 0, listed.stderr
+    assert [row["name"] for row in json.loads(listed.stdout)] == ["a", "b"]
+    assert run_cli(["context", "use", "b"]).status == 0
