@@ -149,16 +149,15 @@ def provision(
     note(f"provisioning {inventory} with {request.playbook.name}{mode}")
     with Progress() as progress:
         result = run_playbook(request, settings.state_dir / "provision", progress.update)
-    _report(ctx, result, request, settings.output, already_shown=progress.logs_failures)
+    _report(ctx, result, request, settings.output)
 
 
-def _report(
-    ctx: click.Context, result: Any, request: Any, output: str, already_shown: bool
-) -> None:
+def _report(ctx: click.Context, result: Any, request: Any, output: str) -> None:
     """Print the summary; on failure say what failed and where the log is, exit 14.
 
-    Each distinct failure's message is printed exactly once: by the progress log as it
-    happened (``already_shown``), or here. The closing error line names the hosts.
+    Each distinct failure's message is printed exactly once: on the error line when
+    there is one, else one line per failure before an error line naming the hosts.
+    (The progress log only marks failures as they happen, without the message.)
     """
     from mlctl.provision.display import SUMMARY_COLUMNS, summary_rows
 
@@ -185,30 +184,27 @@ def _report(
     if result.ok:
         note(f"done in {result.seconds:.0f}s, {run_state.changed} changed; log: {result.log}")
         return
-    first = failures[0]
-    if first.host == "-":
-        error = ProvisionFailed(
-            f"ansible-playbook: {first.message}", hint=f"full log: {result.log}"
-        )
-    elif len(failures) == 1 and not already_shown:
-        where = "unreachable" if first.unreachable else f"task {first.task!r}"
-        error = ProvisionFailed(
-            f"host {first.host}: {where}: {first.message}", hint=f"full log: {result.log}"
-        )
-    else:
-        if not already_shown:
-            for failure in failures:
-                note(f"{failure.host} {_failed_how(failure)}: {failure.message}")
-        hosts = list(dict.fromkeys(f.host for f in failures))
-        error = ProvisionFailed(
-            f"{len(hosts)} host(s) failed: "
-            + ", ".join(f"{f.host} ({_failed_how(f)})" for f in failures),
-            hint=f"why is above; full log: {result.log}",
-        )
+    error = _failure_error(failures, result.log, quiet=output == "json")
     if output == "json":
-        report(error, as_json=False)
+        report(error, as_json=False)  # the failures are in the JSON summary
         ctx.exit(int(ExitStatus.PROVISION_FAILED))
     raise error
+
+
+def _failure_error(failures: list[Any], log: Path, *, quiet: bool) -> ProvisionFailed:
+    first = failures[0]
+    hint = f"full log: {log}"
+    if first.host == "-":
+        return ProvisionFailed(f"ansible-playbook: {first.message}", hint=hint)
+    if len(failures) == 1:
+        where = "unreachable" if first.unreachable else f"task {first.task!r}"
+        return ProvisionFailed(f"host {first.host}: {where}: {first.message}", hint=hint)
+    if not quiet:
+        for failure in failures:
+            note(f"{failure.host} {_failed_how(failure)}: {failure.message}")
+    hosts = len({f.host for f in failures})
+    named = ", ".join(f"{f.host} ({_failed_how(f)})" for f in failures)
+    return ProvisionFailed(f"{hosts} host(s) failed: {named}", hint=hint)
 
 
 def _failed_how(failure: Any) -> str:

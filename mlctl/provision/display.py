@@ -2,7 +2,8 @@
 
 On a terminal: a live table on stderr, one row per host with its current task and
 counters. Elsewhere (CI logs, pipes): one plain line per play, per task and per
-failure, so the log still tells the story. The summary and failures are plain data
+failed host (its message comes once, in the command's closing report), so the log
+still tells the story. The summary and failures are plain data
 that the command prints as a table or JSON.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TextIO
 
-from mlctl.provision.events import Failure, RunState
+from mlctl.provision.events import RunState
 from mlctl.redact import scrub
 
 SUMMARY_COLUMNS = {
@@ -36,7 +37,7 @@ class Progress:
         self._live: Any = None
         self._last_play = ""
         self._failures_seen = 0
-        self._failures_shown: set[Failure] = set()
+        self._marked: set[str] = set()
 
     def __enter__(self) -> Progress:
         if self.live_mode:
@@ -71,16 +72,15 @@ class Progress:
         while self._failures_seen < len(state.failures):
             failure = state.failures[self._failures_seen]
             self._failures_seen += 1
-            if failure in self._failures_shown:
-                continue  # the same host, task and message again: said once is enough
-            self._failures_shown.add(failure)
-            word = "UNREACHABLE" if failure.unreachable else "FAILED"
-            self._write(f"  {word} {failure.host}: {failure.message}")
-
-    @property
-    def logs_failures(self) -> bool:
-        """Whether failures were written as they happened (the plain log, not the table)."""
-        return self._live is None and bool(self._failures_shown)
+            # Only a marker: the message is printed once, by the command's closing report.
+            mark = (
+                f"  UNREACHABLE {failure.host}"
+                if failure.unreachable
+                else (f"  FAILED {failure.host} at {failure.task!r}")
+            )
+            if mark not in self._marked:
+                self._marked.add(mark)
+                self._write(mark)
 
     def _write(self, line: str) -> None:
         self.stream.write(scrub(line) + "\n")
