@@ -8,6 +8,7 @@ import click
 
 from mlctl.cli.main import state
 from mlctl.cli.prompts import confirm, read_password
+from mlctl.cli.vault import report, reporting_partial
 from mlctl.output import emit, emit_json, note
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from mlctl.vault.client import Vault
 
 ROLES = ["admin", "operator", "data-scientist", "viewer"]
-CHANGE_COLUMNS = {"system": "SYSTEM", "kind": "KIND", "name": "NAME", "action": "ACTION"}
 
 
 @click.group()
@@ -67,16 +67,17 @@ def add(
       mlctl user add alice --role data-scientist --namespace team-a --namespace team-b
       printf '%s\\n' "$PW" | mlctl user add ops1 --role operator --password-stdin
     """
-    from mlctl.vault.roles import Role, check_grant, check_username
-    from mlctl.vault.users import add_user, check_password
+    from mlctl.access.roles import Role, check_grant, check_username
+    from mlctl.access.users import add_user, check_password
 
     settings, vault = _vault(ctx)
     check_username(name)
     check_grant(Role(role), namespaces)
     password = check_password(read_password(password_stdin, confirm=True))
     grant = Role(role)
-    changes = add_user(vault, lambda: _nomad_admin(settings), name, grant, namespaces, password)
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    with reporting_partial(settings.output):
+        changes = add_user(vault, lambda: _nomad_admin(settings), name, grant, namespaces, password)
+    report(changes, settings.output)
     note(f"user {name} added as {role}; they can now run: mlctl login {name}")
 
 
@@ -87,9 +88,8 @@ def _nomad_admin(settings: Settings) -> NomadClient:
     Nomad token: they add the first admin, log in as that admin (whose login brings a
     Nomad management token), and add everyone else from there (README, "Users").
     """
-    from mlctl.credentials import resolve_nomad_token
     from mlctl.errors import AuthError
-    from mlctl.session import nomad_client
+    from mlctl.session import nomad_client, resolve_nomad_token
 
     if resolve_nomad_token(settings) is None:
         raise AuthError(
@@ -112,7 +112,7 @@ def list_(ctx: click.Context) -> None:
     """
     from dataclasses import asdict
 
-    from mlctl.vault.users import list_users
+    from mlctl.access.users import list_users
 
     settings, vault = _vault(ctx)
     rows = [asdict(v) for v in list_users(vault)]
@@ -132,7 +132,7 @@ def show(ctx: click.Context, name: str) -> None:
     """
     from dataclasses import asdict
 
-    from mlctl.vault.users import show_user
+    from mlctl.access.users import show_user
 
     settings, vault = _vault(ctx)
     emit(asdict(show_user(vault, name)), settings.output)
@@ -150,7 +150,7 @@ def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
       mlctl user passwd alice
       printf '%s\\n' "$NEW_PW" | mlctl user passwd alice --password-stdin
     """
-    from mlctl.vault.users import change_password
+    from mlctl.access.users import change_password
 
     settings, vault = _vault(ctx)
     change_password(vault, name, read_password(password_stdin, confirm=True, prompt="New password"))
@@ -166,17 +166,23 @@ def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 def remove(ctx: click.Context, name: str, yes: bool) -> None:
     """Delete NAME and revoke every Vault and Nomad token it holds.
 
+    No new logins from the moment the user is deleted. Vault tokens are revoked; Nomad
+    tokens too (secrets engine: with their leases; jwt: the tokens its logins created
+    are deleted in Nomad, which needs your admin login or a management NOMAD_TOKEN).
     Asks for confirmation on a terminal; scripts pass --yes.
 
     \b
     Examples:
       mlctl user remove alice
       mlctl user remove alice --yes
+      mlctl -o json user remove alice --yes
     """
-    from mlctl.vault.users import remove_user
+    from mlctl.access.users import remove_user
+    from mlctl.session import nomad_client
 
     confirm(f"remove user {name} and revoke every token they hold?", yes)
     settings, vault = _vault(ctx)
-    changes = remove_user(vault, name)
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    with reporting_partial(settings.output):
+        changes = remove_user(vault, lambda: nomad_client(settings), name)
+    report(changes, settings.output)
     note(f"user {name} removed; their tokens are revoked")
