@@ -57,6 +57,11 @@ def parse_extra_vars(values: tuple[str, ...]) -> tuple[dict[str, str], tuple[Pat
     return pairs, tuple(files)
 
 
+def require_ansible() -> None:
+    """Fail before any output when the provision extra is missing (one line, status 3)."""
+    import ansible_runner  # noqa: F401  (the import is the check)
+
+
 def _playbook(name: str) -> Path:
     """A playbook by name in the shipped playbooks/ folder, or any path to one."""
     from mlctl.paths import data_dir
@@ -131,6 +136,7 @@ def provision(
     from mlctl.provision.display import Progress
     from mlctl.provision.runner import RunRequest, run_playbook
 
+    require_ansible()
     settings = state(ctx).settings()
     pairs, files = parse_extra_vars(extra)
     request = RunRequest(
