@@ -12,7 +12,8 @@ end of the command line wins (``mlctl -o table status -o json`` prints JSON). Gl
 options beat the environment, which beats the context file, as every flag does.
 
 A command that already has an option with one of the same names keeps its own (for
-example ``mlctl user add --namespace``, the namespaces granted to a data scientist).
+example ``mlctl user add --namespace``, the namespaces granted to a data scientist); the
+global keeps whichever of its flags remain free.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ GLOBAL_SECTION = "Global options (before or after the command)"
 class GlobalOption(click.Option):
     """A global option: its value goes to :class:`CliState`, not to the command."""
 
-    def __init__(self, spec: GlobalSpec) -> None:
+    def __init__(self, spec: GlobalSpec, decls: Sequence[str] | None = None) -> None:
         self.spec = spec
         kwargs: dict[str, Any] = {
             "help": spec.help,
@@ -114,7 +115,7 @@ class GlobalOption(click.Option):
             kwargs["metavar"] = spec.metavar
             if spec.choices:
                 kwargs["type"] = click.Choice(spec.choices)
-        super().__init__(list(spec.decls), **kwargs)
+        super().__init__(list(decls if decls is not None else spec.decls), **kwargs)
 
     def _remember(self, ctx: click.Context, _param: click.Parameter, value: Any) -> None:
         if value is None:
@@ -124,9 +125,18 @@ class GlobalOption(click.Option):
             run.set_flag(name, value)
 
 
-def global_options() -> list[GlobalOption]:
-    """Fresh option objects, one per :data:`GLOBALS` entry."""
-    return [GlobalOption(spec) for spec in GLOBALS]
+def global_options(taken: set[str] | frozenset[str] = frozenset()) -> list[GlobalOption]:
+    """Fresh option objects, one per :data:`GLOBALS` entry, without the flags in ``taken``.
+
+    A command's own ``-o`` (say) leaves the global as ``--output`` alone; a global whose
+    every flag is taken is left out.
+    """
+    options = []
+    for spec in GLOBALS:
+        free = [decl for decl in spec.decls if decl not in taken]
+        if any(decl.startswith("--") for decl in free):
+            options.append(GlobalOption(spec, free))
+    return options
 
 
 _applied: weakref.WeakSet[click.Command] = weakref.WeakSet()
@@ -146,8 +156,7 @@ def apply_global_options(command: click.Command) -> click.Command:
         command.__class__ = Command
     elif type(command) is click.Group:
         command.__class__ = Group
-    taken = _taken(command)
-    command.params.extend(o for o in global_options() if not taken & set(o.opts))
+    command.params.extend(global_options(_taken(command)))
     _applied.add(command)
     if isinstance(command, click.Group):
         for sub in command.commands.values():

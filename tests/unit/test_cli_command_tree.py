@@ -123,3 +123,23 @@ def test_a_command_keeps_its_own_option_of_the_same_name() -> None:
     own, shared = text.split("Global options", 1)
     assert "-n, --namespace NS" in own
     assert "--namespace" not in shared
+
+
+def test_a_clash_on_one_flag_leaves_the_global_its_other_flags() -> None:
+    from mlctl.cli.options import apply_global_options
+
+    @click.command()
+    @click.option("-o", "--out", "out")
+    @click.pass_context
+    def writer(ctx: click.Context, out: str | None) -> None:
+        from mlctl.cli.options import state
+
+        click.echo(f"out={out} output={state(ctx).settings().output}")
+
+    apply_global_options(writer)
+    flags = {name for p in writer.params for name in p.opts}
+    assert {"-o", "--out", "--output"} <= flags
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(writer, ["-o", "x", "--output", "json"])
+    assert result.output.strip() == "out=x output=json", result.output
