@@ -86,26 +86,27 @@ def for_deploy(
     if flag_replicas is not None:
         upcoming = next_transitions(schedule, now, 1)
         until = format_instant(upcoming[0].at if upcoming else None, view.zone)
-        line = f"{config.name}: scheduled; --replicas {flag_replicas} holds until {until}"
+        line = f"scheduled; --replicas {flag_replicas} holds until {until}"
         return ScheduledDeploy(config.name, flag_replicas, line, doc, changed, True)
     count = view.override if view.override is not None else desired(schedule, now)
     return ScheduledDeploy(
-        config.name, count, _deploy_note(config.name, count, view), doc, changed, False
+        config.name, count, _deploy_note(count, view), doc, changed, False
     )
 
 
-def _deploy_note(model: str, count: int, view: State) -> str:
+def _deploy_note(count: int, view: State) -> str:
+    """One line for people (the deploy command puts the model's name in front)."""
     if view.override is not None:
         until = format_instant(view.override_until, view.zone)
-        return f"{model}: scheduled; keeping the manual count of {count} until {until}"
+        return f"scheduled; keeping the manual count of {count} until {until}"
     if count == 0:
         start = format_instant(view.next_start.at if view.next_start else None, view.zone)
         return (
-            f"{model}: scheduled and outside its windows: registered with 0 replicas, not "
-            f"started; the monitor starts it at {start}"
+            "scheduled and outside its windows: registered with 0 replicas, not started; "
+            f"the monitor starts it at {start}"
         )
     stop = format_instant(view.next_stop.at if view.next_stop else None, view.zone)
-    return f"{model}: scheduled: registered with {count} replicas until {stop}"
+    return f"scheduled: registered with {count} replicas until {stop}"
 
 
 def _merged(current: StoredSchedule | None, config: BundleConfig) -> StoredSchedule:
