@@ -179,7 +179,7 @@ async def test_a_hung_batch_times_out_its_requests_and_reports_stuck() -> None:
     computing = asyncio.ensure_future(batcher.submit(1))
     await wait_until_started(recorder)
     queued = asyncio.ensure_future(batcher.submit(2))
-    with pytest.raises(InferenceTimeout, match="within 0.2 s"):
+    with pytest.raises(InferenceTimeout, match=r"within 0\.2 s"):
         await computing
     with pytest.raises(InferenceTimeout):
         await queued

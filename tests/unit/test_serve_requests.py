@@ -24,6 +24,7 @@ from tests.unit.test_serve_app import ROW, copy_iris, log_lines, start, wait_rea
 IRIS = Path(__file__).resolve().parents[2] / "examples" / "iris"
 ONNX = IRIS.parent / "iris-onnx"
 INFER = "/v2/models/iris/infer"
+BINARY = {"binary_data": True}
 
 
 @pytest.fixture
