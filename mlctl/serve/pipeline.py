@@ -122,7 +122,10 @@ class Pipeline:
         payload = _json(job.body)
         if not isinstance(payload, dict) or "predictions" not in payload:
             raise BadRequest('expected a JSON object {"predictions": [...]}')
-        result = self.runtime.postprocess(payload["predictions"])
+        try:
+            result = self.runtime.postprocess(payload["predictions"])
+        except UserCodeError as exc:
+            raise _client_fault(exc) from exc
         return self._json_reply({"predictions": result}, result=result)
 
     def _front_infer(self, job: Job) -> _Staged:
@@ -175,6 +178,18 @@ class Pipeline:
                 f"{self.max_response_bytes}; send fewer rows per request"
             )
         return Reply(body, result=result)
+
+
+def _client_fault(exc: UserCodeError) -> Exception:
+    """On ``/postprocess`` the predictions come from the client, not the model: a hook that
+    cannot take them (ValueError, TypeError, a missing key or index) refuses the client's
+    input, like ``preprocess`` does; anything else is still a bundle bug."""
+    cause = exc.__cause__
+    if isinstance(cause, ValueError):
+        return BadRequest(f"postprocess refused these predictions: {cause}")
+    if isinstance(cause, (TypeError, LookupError)):
+        return BadRequest(f"postprocess cannot take these predictions ({type(cause).__name__})")
+    return exc
 
 
 def _json(body: bytes) -> Any:
