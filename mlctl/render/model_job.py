@@ -9,7 +9,6 @@ two in step.
 from __future__ import annotations
 
 import math
-
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
