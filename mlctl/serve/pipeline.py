@@ -14,8 +14,9 @@ Adding a route kind means a ``_front`` (body -> features, or a finished reply) a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -45,23 +46,23 @@ class Kind(Enum):
     INFER = "infer"  # OIP v2 tensors -> predict -> postprocess -> OIP v2 tensors
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Job:
     kind: Kind
     body: bytes
     header_length: str | None = None  # Inference-Header-Content-Length (binary tensors)
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     body: bytes
     status: int = 200
     media_type: str = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] | None = None
     result: Any = None  #: the postprocessed answer, for observers of predictions
 
 
-@dataclass
+@dataclass(slots=True)
 class _Staged:
     """A job between its front half and the model: its features and decoded request."""
 
@@ -209,10 +210,14 @@ def checked_features(features: Any) -> Any:
         raise BadRequest("empty batch: send at least one row")
     arrays = features.values() if isinstance(features, Mapping) else [features]
     for array in arrays:
-        if (
-            isinstance(array, np.ndarray)
-            and array.dtype.kind in "fc"
-            and not np.isfinite(array).all()
-        ):
+        if isinstance(array, np.ndarray) and array.dtype.kind in "fc" and not _finite(array):
             raise BadRequest("the features hold NaN or infinity; send finite numbers only")
     return features
+
+
+def _finite(array: np.ndarray) -> bool:
+    """Every value finite. One float64 sum first (NaN and infinity survive a sum, and
+    float32 values cannot overflow it); the exact test only when the sum is not finite."""
+    if array.dtype.kind == "f" and math.isfinite(float(array.sum(dtype=np.float64))):
+        return True
+    return bool(np.isfinite(array).all())

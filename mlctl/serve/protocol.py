@@ -121,7 +121,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.limits = guard.limits
         self._reading_headers = True  # the next bytes belong to a request line or headers
         self._header_bytes = 0
-        self._header_count = 0
         self._message_started: float | None = None  # loop time the current request began
         self._idle_since = 0.0
 
@@ -166,6 +165,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """Feed the parser, never more than the header budget while headers are read."""
         self._unset_keepalive_if_required()
+        if (
+            not self._reading_headers
+            or self._header_bytes + len(data) <= self.limits.max_header_bytes
+        ):
+            if self._reading_headers:  # the usual case: a whole small request in one read
+                self._header_bytes += len(data)
+            self._feed(data)
+            return
         while data and not self.transport.is_closing():
             if self._reading_headers:
                 room = self.limits.max_header_bytes - self._header_bytes
@@ -206,15 +213,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._message_started = self.loop.time()
-        self._header_count = 0
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.limits.max_headers:
-            raise _HeaderLimit(f"more than {self.limits.max_headers} fields")
-        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        # Counted once here rather than per field: the byte limit already bounds the work.
+        if len(self.headers) > self.limits.max_headers:
+            raise _HeaderLimit(f"more than {self.limits.max_headers} fields")
         self._reading_headers = False
         self._header_bytes = 0
         super().on_headers_complete()
