@@ -23,6 +23,8 @@ so no other program (nor a second ``mlctl serve``) can take the port meanwhile.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import signal
@@ -39,6 +41,7 @@ from mlctl.serve.options import ResolvedServing, ServeOptions
 from mlctl.serve.server import ModelLoadFailed, bind_socket
 
 POLL_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 #: Extra time a worker gets after its drain before it is killed.
 STOP_GRACE_SECONDS = 5.0
 #: Replacements that die before they are ready, in a row, before giving up.
@@ -193,6 +196,7 @@ def worker_main(options: ServeOptions, port: int, conn: Connection) -> None:
     worker ignores SIGINT until uvicorn takes over its signals.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stop_with_parent()
     from mlctl.serve.loader import ModelLoadError, load_bundle
     from mlctl.serve.server import LocalServer, sigterm_exits_cleanly
 
@@ -217,3 +221,12 @@ def worker_main(options: ServeOptions, port: int, conn: Connection) -> None:
     conn.close()
     with sigterm_exits_cleanly():
         local.server.run(sockets=[sock])
+
+
+def _stop_with_parent() -> None:
+    """Linux: get SIGTERM (a drain) if the supervisor dies, so no orphan keeps the port."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the supervisor's own SIGTERM handling still stops the workers
