@@ -146,7 +146,14 @@ class ServerState:
             exchange = Exchange(route, body, reply)
             loop = asyncio.get_running_loop()
             for observer in self.observers:
-                loop.call_soon(observer, exchange)
+                loop.call_soon(self._notify, observer, exchange)
+
+    def _notify(self, observer: Callable[[Exchange], None], exchange: Exchange) -> None:
+        """One observer's failure is logged (with an id) and never reaches the client."""
+        try:
+            observer(exchange)
+        except Exception as exc:
+            self.log.error(new_error_id(), f"observer {observer!r} failed on {exchange.route}", exc)
 
 
 def make_app(

@@ -323,6 +323,7 @@ def test_load_failures_reach_clients_as_generic_text(
 def test_observers_see_every_answered_model_request(client: TestClient) -> None:
     seen: list[tuple[str, object]] = []
     state = client.app.state.server  # type: ignore[attr-defined]
+    state.observers.append(lambda exchange: 1 / 0)  # a broken observer harms no one
     state.observers.append(lambda exchange: seen.append((exchange.route, exchange.reply.result)))
     client.post("/predict", json={"features": [ROW]})
     client.post(INFER, json=infer(ROW, [1, 4]))
