@@ -32,8 +32,8 @@ from mlctl.serve.options import ResolvedServing, ServeOptions
 from mlctl.serve.protocol import ConnectionGuard, GuardedHttpToolsProtocol
 
 if TYPE_CHECKING:
-    from mlctl.serve.app import ServerState
     from mlctl.serve.loader import LoadedBundle
+    from mlctl.serve.state import ServerState
 
 # uvicorn's own lines are not JSON; our access and error lines are. Keep its warnings.
 UVICORN_LOG_LEVEL = "warning"
