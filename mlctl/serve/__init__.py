@@ -7,6 +7,7 @@ arrays), ``rows`` (joining and splitting batches), ``runtime`` (the model's stag
 to its answer, on the model thread), ``batching`` (adaptive micro-batching, timeouts),
 ``metrics`` (Prometheus), ``http`` (bodies, errors, access log), ``protocol`` (HTTP
 connection limits against hostile clients), ``openapi`` (the routes' OpenAPI document),
-``state`` (what the routes share; loading), ``app`` (the Starlette routes), ``server`` (uvicorn, binding, draining), ``workers``
-(``--workers N`` on ``SO_REUSEPORT``) and ``once`` (serve one request and stop).
+``state`` (what the routes share; loading), ``app`` (the Starlette routes), ``server``
+(uvicorn, binding, draining), ``workers`` (``--workers N`` on ``SO_REUSEPORT``) and
+``once`` (serve one request and stop).
 """
