@@ -257,11 +257,15 @@ class Grant:
             if var is not None:
                 caps |= var
         claim = self.claim
-        if not exact and claim is not None and claim.namespace == namespace:
-            # Nomad checks an exact policy path first, then the workload's own paths,
-            # then globs (acl.matchingVariablesCapabilitySet).
-            if path in claim.variable_paths():
-                caps = set(WORKLOAD_VARIABLE_CAPS)
+        # Nomad checks an exact policy path first, then the workload's own paths, then
+        # globs (acl.matchingVariablesCapabilitySet).
+        if (
+            not exact
+            and claim is not None
+            and claim.namespace == namespace
+            and path in claim.variable_paths()
+        ):
+            caps = set(WORKLOAD_VARIABLE_CAPS)
         return "deny" not in caps and capability in caps
 
 
