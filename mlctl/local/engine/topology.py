@@ -37,6 +37,8 @@ class NodeSpec:
     node_class: str = ""
     meta: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    host_volumes: dict[str, str] = field(default_factory=dict)
+    """Host volume name -> path on the node (read-write), as a client's host_volume block."""
 
 
 def default_cluster() -> list[NodeSpec]:
@@ -83,6 +85,8 @@ def _apply(spec: NodeSpec, key: str, value: str) -> NodeSpec:
         spec.meta[key[5:]] = value
     elif key.startswith("attr."):
         spec.attributes[key[5:]] = value
+    elif key.startswith("volume."):
+        spec.host_volumes[key[7:]] = value
     else:
         raise ValueError(f"node {spec.name!r}: unknown key {key!r}")
     return spec
@@ -180,7 +184,10 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
                 "UpdateTime": now_ns,
             },
         },
-        "HostVolumes": None,
+        "HostVolumes": {
+            name: {"Path": path, "ReadOnly": False} for name, path in spec.host_volumes.items()
+        }
+        or None,
         "HostNetworks": None,
         "LastDrain": None,
         "CreateIndex": index,
