@@ -308,9 +308,7 @@ def validate(ctx: click.Context, spec_file: Path) -> None:
 @spec_options
 @_namespace
 @click.pass_context
-def render(
-    ctx: click.Context, /, name: str | None, namespace: str | None, **flags: Any
-) -> None:
+def render(ctx: click.Context, /, name: str | None, namespace: str | None, **flags: Any) -> None:
     """Print the Nomad job of an environment (nothing is submitted).
 
     \b

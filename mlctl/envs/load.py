@@ -71,11 +71,16 @@ def check(
                     + ", ".join(sorted(catalog())),
                 )
             )
-    if spec is None or template is None or problems:
+    if spec is None or template is None:
+        if template is not None and isinstance(raw, dict):
+            raw_variables = raw.get("variables")
+            if isinstance(raw_variables, dict):
+                problems += _variables(raw_variables, template, source, {})[1]
         return None, problems
-    app_variables, app_packages, problems = _app(spec, base_dir)
-    variables, var_problems = _variables(spec, template, source, app_variables)
-    problems += var_problems + _template_fit(spec, template, variables, source, base_dir)
+    app_variables, app_packages, app_problems = _app(spec, base_dir)
+    variables, var_problems = _variables(spec.variables, template, source, app_variables)
+    problems += app_problems + var_problems
+    problems += _template_fit(spec, template, variables, source, base_dir)
     if problems:
         return None, problems
     packages = list(dict.fromkeys([*spec.packages, *app_packages]))
@@ -97,12 +102,12 @@ def _app(spec: EnvSpec, base_dir: Path) -> tuple[dict[str, Any], list[str], list
 
 
 def _variables(
-    spec: EnvSpec, template: Template, source: str, app_variables: dict[str, Any]
+    given: Mapping[str, Any], template: Template, source: str, app_variables: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Problem]]:
     values = template.defaults()
     values.update({k: v for k, v in app_variables.items() if k in template.variables})
     problems: list[Problem] = []
-    for name, value in spec.variables.items():
+    for name, value in given.items():
         var = template.variables.get(name)
         if var is None:
             known = ", ".join(sorted(template.variables)) or "none"

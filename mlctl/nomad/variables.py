@@ -2,7 +2,9 @@
 
 Small secrets and records live here (a workspace's token, training run history). Writes
 use check-and-set, so two writers never silently overwrite each other. The path goes
-into the URL segment by segment, so its slashes stay path separators.
+into the URL segment by segment, so its slashes stay path separators. python-nomad only
+adds ``?namespace=`` for the endpoints it knows, and ``var``/``vars`` are not among them,
+so every call here names the namespace itself.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ class Variables:
     def read(self, path: str) -> Variable | None:
         """The variable with its ``Items``, or None when there is none at ``path``."""
         try:
-            return cast(Variable, self._t.json("get", "var", *path.split("/")))
+            return cast(Variable, self._t.json("get", "var", *path.split("/"), params=self._ns()))
         except NotFound:
             return None
 
     def write(self, path: str, items: dict[str, str], *, cas: int | None = None) -> Variable:
         """Create or update; with ``cas`` only if the variable's ModifyIndex is still that
         (0: only if it does not exist). A lost race is a Conflict."""
-        params = {} if cas is None else {"cas": cas}
+        params: dict[str, Any] = self._ns() if cas is None else {**self._ns(), "cas": cas}
         body = {"Namespace": self._t.namespace, "Path": path, "Items": items}
         response = self._t.request("put", "var", *path.split("/"), params=params, json=body)
         if response.status_code == 409:
@@ -39,8 +41,12 @@ class Variables:
             return cast(Variable, response.json())
 
     def delete(self, path: str) -> None:
-        self._t.request("delete", "var", *path.split("/"))
+        self._t.request("delete", "var", *path.split("/"), params=self._ns())
 
     def list(self, prefix: str = "") -> list[Variable]:
         """Metadata (no items) of the variables under ``prefix`` the token may list."""
-        return cast(list[Variable], self._t.json("get", "vars", params={"prefix": prefix}) or [])
+        params = {**self._ns(), "prefix": prefix}
+        return cast(list[Variable], self._t.json("get", "vars", params=params) or [])
+
+    def _ns(self) -> dict[str, Any]:
+        return {"namespace": self._t.namespace}
