@@ -177,18 +177,30 @@ def split(frame: pd.DataFrame, target: str, task: Task, seed: int, fraction: flo
     return Split(train.reset_index(drop=True), holdout.reset_index(drop=True))
 
 
+def design_matrix(frame: pd.DataFrame, columns: Columns) -> Any:
+    """The features as the model takes them: a float array when every column is a number
+    (so serving needs numpy only), else a DataFrame (the contract builds one too)."""
+    if columns.categorical:
+        return frame[columns.all]
+    return frame[columns.all].to_numpy(dtype=float)
+
+
 def preprocessor(columns: Columns) -> Any:
     """Median-impute numbers; most-frequent-impute and one-hot encode categories.
 
     Unknown categories at serving time are ignored (all-zero), so a new value never
-    fails a prediction.
+    fails a prediction. Numeric-only data is addressed by column position (it arrives
+    as an array), mixed data by column name (it arrives as a DataFrame).
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    parts: list[tuple[str, Any, list[str]]] = []
+    parts: list[tuple[str, Any, list[Any]]] = []
+    if not columns.categorical:
+        positions = list(range(len(columns.numeric)))
+        return ColumnTransformer([("num", SimpleImputer(strategy="median"), positions)])
     if columns.numeric:
         parts.append(("num", SimpleImputer(strategy="median"), columns.numeric))
     if columns.categorical:

@@ -111,13 +111,20 @@ def work(config: TrialConfig, out: Path) -> dict[str, Any]:
     from flaml.automl.automl import AutoML
     from sklearn.pipeline import Pipeline
 
-    from mlctl.train.dataset import encode_labels, feature_columns, preprocessor, read_frame, split
+    from mlctl.train.dataset import (
+        design_matrix,
+        encode_labels,
+        feature_columns,
+        preprocessor,
+        read_frame,
+        split,
+    )
 
     frame = read_frame(Path(config.dataset))
     parts = split(frame, config.target, config.task, config.seed, config.holdout)
     columns = feature_columns(frame, config.target)
     prep = preprocessor(columns)
-    features = prep.fit_transform(parts.train[columns.all])
+    features = prep.fit_transform(design_matrix(parts.train, columns))
     classes: list[Any] = []
     if config.task is Task.CLASSIFICATION:
         labels, classes = encode_labels(parts.train[config.target])
@@ -147,7 +154,7 @@ def work(config: TrialConfig, out: Path) -> dict[str, Any]:
     if automl.model is None:
         raise RuntimeError(f"{config.candidate}: no configuration finished within the budget")
     model = Pipeline([("prep", prep), ("model", automl.model.estimator)])
-    holdout = parts.holdout[columns.all]
+    holdout = design_matrix(parts.holdout, columns)
     data = sio.dumps(model)
     (out / MODEL).write_bytes(data)
     return {
