@@ -41,6 +41,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
     "env": LazyCommand("mlctl.cli.env:env", "Jupyter workspaces, batch runs and apps."),
+    "train": LazyCommand("mlctl.cli.train:train", "Train candidates as Nomad jobs; keep the best."),
 }
 
 EPILOG = """\b

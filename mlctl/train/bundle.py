@@ -149,7 +149,9 @@ def config_for(name: str, version: str, result: dict[str, Any], dataset: str) ->
                     "shape": [-1, len(columns)],
                 }
             ],
-            "outputs": [{"name": "prediction", "datatype": _output_datatype(classes), "shape": [-1]}],
+            "outputs": [
+                {"name": "prediction", "datatype": _output_datatype(classes), "shape": [-1]}
+            ],
         },
         "resources": {"cpu": 500, "memory": 512},
         "replicas": 1,

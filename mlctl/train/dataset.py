@@ -121,7 +121,9 @@ def check_frame(
     labelled = frame[target].notna()
     if int(labelled.sum()) < MIN_ROWS:
         problems.append(
-            Problem(source, "rows", f"{int(labelled.sum())} labelled rows; at least {MIN_ROWS} needed")
+            Problem(
+                source, "rows", f"{int(labelled.sum())} labelled rows; at least {MIN_ROWS} needed"
+            )
         )
     columns = feature_columns(frame, target)
     if not columns.all:
@@ -144,15 +146,23 @@ def check_frame(
             problems.append(Problem(source, "--target", f"{target} has {classes} class; need 2+"))
         elif classes > MAX_CLASSES:
             problems.append(
-                Problem(source, "--target", f"{target} has {classes} classes (over {MAX_CLASSES}); "
-                        "use --task regression for a number")
+                Problem(
+                    source,
+                    "--target",
+                    f"{target} has {classes} classes (over {MAX_CLASSES}); "
+                    "use --task regression for a number",
+                )
             )
         counts = target_values.value_counts()
         rare = counts[counts < 2]
         if len(rare):
             problems.append(
-                Problem(source, "--target", f"classes with a single row cannot be split: "
-                        f"{', '.join(map(str, list(rare.index)[:5]))}")
+                Problem(
+                    source,
+                    "--target",
+                    f"classes with a single row cannot be split: "
+                    f"{', '.join(map(str, list(rare.index)[:5]))}",
+                )
             )
     return chosen, problems
 

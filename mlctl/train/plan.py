@@ -21,12 +21,28 @@ class Task(StrEnum):
 #: FLAML's estimator names per task (those that need no extra package beyond the extra).
 CANDIDATES: dict[Task, tuple[str, ...]] = {
     Task.CLASSIFICATION: (
-        "lgbm", "rf", "extra_tree", "xgboost", "xgb_limitdepth", "lrl1", "lrl2", "kneighbor",
-        "sgd", "histgb",
+        "lgbm",
+        "rf",
+        "extra_tree",
+        "xgboost",
+        "xgb_limitdepth",
+        "lrl1",
+        "lrl2",
+        "kneighbor",
+        "sgd",
+        "histgb",
     ),
     Task.REGRESSION: (
-        "lgbm", "rf", "extra_tree", "xgboost", "xgb_limitdepth", "kneighbor", "sgd", "histgb",
-        "enet", "lassolars",
+        "lgbm",
+        "rf",
+        "extra_tree",
+        "xgboost",
+        "xgb_limitdepth",
+        "kneighbor",
+        "sgd",
+        "histgb",
+        "enet",
+        "lassolars",
     ),
 }
 ALIASES: dict[Task, dict[str, str]] = {
@@ -38,8 +54,13 @@ DEFAULT_CANDIDATES = ("lgbm", "rf", "extra_tree", "lr")
 #: metric -> True when higher is better (FLAML minimises 1 - score for those).
 METRICS: dict[Task, dict[str, bool]] = {
     Task.CLASSIFICATION: {
-        "accuracy": True, "roc_auc": True, "roc_auc_ovr": True, "f1": True, "micro_f1": True,
-        "macro_f1": True, "log_loss": False,
+        "accuracy": True,
+        "roc_auc": True,
+        "roc_auc_ovr": True,
+        "f1": True,
+        "micro_f1": True,
+        "macro_f1": True,
+        "log_loss": False,
     },
     Task.REGRESSION: {"r2": True, "mae": False, "mse": False, "rmse": False},
 }
@@ -52,7 +73,7 @@ _RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
 
 def hard_limit(budget: float) -> float:
-    """When a trial is stopped and recorded as timed out: min(2 × budget, budget + 60 s),
+    """When a trial is stopped and recorded as timed out: min(2 x budget, budget + 60 s),
     the AutoML Benchmark's rule."""
     return min(2 * budget, budget + 60)
 

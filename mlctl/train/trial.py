@@ -1,7 +1,7 @@
 """One training trial, as it runs inside a dispatched Nomad task: ``python -m mlctl.train.trial``.
 
 The supervisor (``main``) runs the search in a child process and kills it at the hard
-limit, min(2 × budget, budget + 60 s), so a runaway candidate is stopped and recorded as
+limit, min(2 x budget, budget + 60 s), so a runaway candidate is stopped and recorded as
 timed out even when nobody watches the run. The child (``--work``) cross-validates the
 candidate's hyperparameters with FLAML within the budget, refits the best configuration
 on all training rows, scores it on the held-out rows, and saves the preprocessing and the
@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from mlctl.train.plan import Task, hard_limit, score_from_loss
@@ -79,7 +80,7 @@ def holdout_score(metric: str, task: Task, model: Any, features: Any, truth: Any
             return float(metrics.roc_auc_score(truth, proba[:, 1]))
         return float(metrics.roc_auc_score(truth, proba, multi_class="ovr"))
     predicted = model.predict(features)
-    scorers = {
+    scorers: dict[str, Callable[[], Any]] = {
         "accuracy": lambda: metrics.accuracy_score(truth, predicted),
         "f1": lambda: metrics.f1_score(truth, predicted),
         "micro_f1": lambda: metrics.f1_score(truth, predicted, average="micro"),
@@ -165,13 +166,17 @@ def work(config: TrialConfig, out: Path) -> dict[str, Any]:
         "predict_ms_per_row": _predict_ms_per_row(model, holdout),
         "params": {k: _plain(v) for k, v in (automl.best_config or {}).items()},
         "configs_tried": len(automl.config_history or {}),
-        "estimator": f"{type(automl.model.estimator).__module__}.{type(automl.model.estimator).__name__}",
+        "estimator": _qualified(automl.model.estimator),
         "untrusted_types": sorted(sio.get_untrusted_types(data=data)),
         "columns": {"numeric": columns.numeric, "categorical": columns.categorical},
         "classes": [_plain(c) for c in classes],
         "train_rows": len(parts.train),
         "holdout_rows": len(parts.holdout),
     }
+
+
+def _qualified(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__name__}"
 
 
 def _plain(value: Any) -> Any:
