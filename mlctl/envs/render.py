@@ -265,7 +265,7 @@ def _policies(kind: str) -> dict[str, Any]:
             "max_delay": "10m",
             "unlimited": True,
         },
-        "update": {
+        "rollout": {
             "max_parallel": 1,
             "canary": 0,
             "auto_promote": False,
