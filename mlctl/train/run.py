@@ -23,7 +23,8 @@ from typing import Any
 
 from mlctl.artifacts import ArtifactStore, sha256_file, store_from_settings
 from mlctl.deploy.pipeline import deployed_by, plan, refuse_unplaceable, register
-from mlctl.errors import InvalidInput, MlctlError, NotFound
+from mlctl.errors import InvalidInput, MlctlError, NotFound, PlacementFailed
+from mlctl.explain import explain_failures
 from mlctl.nomad.client import NomadClient
 from mlctl.settings import Settings
 from mlctl.train import history
@@ -178,14 +179,37 @@ def start(
         owner=job.owner,
         started=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
+    evaluations = []
     for candidate in run_plan.candidates:
         meta = {"candidate": candidate, "budget": str(run_plan.budget), "seed": str(run_plan.seed)}
         response = client.jobs.dispatch(run.job_id, meta)
         run.trials[candidate] = str(response["DispatchedJobID"])
         run.dispatched_at[candidate] = time.monotonic()
         run.rows[candidate] = lb.row(candidate, lb.PENDING, None)
+        evaluations.append(str(response.get("EvalID") or ""))
     history.write(client, run_id, run.record("running"))
+    _refuse_unplaceable_trials(client, run, evaluations, planned.job)
     return run
+
+
+def _refuse_unplaceable_trials(
+    client: NomadClient, run: Run, evaluations: list[str], job: Any
+) -> None:
+    """A parameterized job places nothing when registered, so Nomad's plan cannot tell
+    whether a trial fits; the dispatches' evaluations can. When one cannot be placed the
+    run stops at once (its trials would wait forever) with the reasons in plain words."""
+    for eval_id in filter(None, evaluations):
+        evaluation, index = client.evaluations.read(eval_id)
+        if evaluation.get("Status") == "pending":
+            evaluation, _ = client.evaluations.read(eval_id, index=index, wait=5.0)
+        failures = explain_failures(evaluation.get("FailedTGAllocs"), job.get("TaskGroups"))
+        if failures:
+            # Unplaceable trials never wrote a result, so no store is needed to stop them.
+            cancel(client, None, run.run_id, status="unplaceable")
+            raise PlacementFailed(
+                f"{run.job_id}: trials cannot be placed: {failures[0].text}",
+                hint=failures[0].hint or None,
+            )
 
 
 def read_result(store: ArtifactStore, run_id: str, candidate: str) -> dict[str, Any] | None:
@@ -314,18 +338,21 @@ def status(client: NomadClient, store: ArtifactStore, run_id: str) -> dict[str, 
     return {**record, "leaderboard": lb.ranked(rows, task, metric)}
 
 
-def cancel(client: NomadClient, store: ArtifactStore, run_id: str) -> dict[str, Any]:
-    """Stop the unfinished trials and the run's job; the record says cancelled."""
+def cancel(
+    client: NomadClient, store: ArtifactStore | None, run_id: str, status: str = "cancelled"
+) -> dict[str, Any]:
+    """Stop the unfinished trials and the run's job; the record says ``status``."""
     record = history.read(client, run_id)
     if record is None:
         raise NotFound(f"no training run {run_id}", hint="mlctl train list shows the runs")
     stopped = []
     for candidate, child in (record.get("trials") or {}).items():
-        if read_result(store, run_id, candidate) is None and _child_state(client, child) != "dead":
+        finished = store is not None and read_result(store, run_id, candidate) is not None
+        if not finished and _child_state(client, child) != "dead":
             client.jobs.stop(child)
             stopped.append(candidate)
     with contextlib.suppress(NotFound):
         client.jobs.stop(str(record["job"]))
-    record["status"] = "cancelled"
+    record["status"] = status
     history.write(client, run_id, record)
     return {"run": run_id, "stopped": stopped}
