@@ -49,6 +49,11 @@ def task_driver(settings: Settings, requested: str | None) -> str:
     return requested or getattr(settings, "task_driver", None) or "docker"
 
 
+def raw_exec_python(settings: Settings) -> str:
+    """The interpreter raw_exec tasks run: the setting, else the one running mlctl."""
+    return getattr(settings, "raw_exec_python", None) or sys.executable
+
+
 def options_for(
     settings: Settings, driver: str, app_url: str | None = None, app_sha256: str | None = None
 ) -> EnvOptions:
@@ -56,7 +61,7 @@ def options_for(
         namespace=settings.nomad_namespace,
         datacenters=settings.datacenters,
         driver=driver,
-        python=sys.executable,
+        python=raw_exec_python(settings),
         owner=deployed_by(settings),
         node_pool=settings.node_pool,
         app_url=app_url,

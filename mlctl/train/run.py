@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from mlctl.artifacts import ArtifactStore, sha256_file, store_from_settings
 from mlctl.deploy.pipeline import deployed_by, plan, refuse_unplaceable, register
+from mlctl.envs.ops import raw_exec_python
 from mlctl.errors import InvalidInput, MlctlError, NotFound, PlacementFailed
 from mlctl.explain import explain_failures
 from mlctl.nomad.client import NomadClient
@@ -150,7 +150,7 @@ def start(
         store_auth=bool(settings.artifact_store_user),
         driver=request.driver,
         image=request.image or settings.runtime_image,
-        python=sys.executable,
+        python=raw_exec_python(settings),
         node_pool=settings.node_pool,
         cpu=request.cpu,
         memory=request.memory,
