@@ -112,3 +112,24 @@ def test_workload_identity_reads_only_its_own_job_paths() -> None:
     # An exact policy path wins over the implicit workload access.
     pinned = Grant(False, [parse_policy(POLICY)], claim=WorkloadClaim("team-a", "pinned", "g", "t"))
     assert not pinned.allow_variable("team-a", "nomad/jobs/pinned", "read")
+
+
+def test_workload_lookup_reads_as_the_task() -> None:
+    from mlctl.local.engine.templates import claim_for, workload_lookup
+
+    store = {
+        ("team-a", "nomad/jobs/mlctl-train-r1"): {"Items": {"store_user": "u"}},
+        ("team-a", "nomad/jobs/other"): {"Items": {"x": "y"}},
+    }
+    child = {
+        "ID": "mlctl-train-r1/dispatch-1-abc",
+        "ParentID": "mlctl-train-r1",
+        "Namespace": "team-a",
+    }
+    read = workload_lookup(
+        lambda ns, path: store.get((ns, path)), claim_for(child, "trial", "trial")
+    )
+    assert read("nomad/jobs/mlctl-train-r1") == {"store_user": "u"}
+    assert read("nomad/jobs/mlctl-train-r1/trial") is None  # allowed, absent: the template waits
+    with pytest.raises(PermissionError):
+        read("nomad/jobs/other")

@@ -21,6 +21,8 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .acl import Grant, Policy, WorkloadClaim
+
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
 _WITH_VAR = re.compile(r'^with\s+nomadVar\s+"([^"]+)"$')
 _FIELD = re.compile(r"^\.([A-Za-z_][A-Za-z0-9_]*)$")
@@ -137,3 +139,30 @@ def render_task_templates(
         env = parse_env(text) if template.get("Envvars") else None
         rendered.append(RenderedTemplate(str(template.get("DestPath") or ""), text, env))
     return rendered
+
+
+def claim_for(job: Mapping[str, object], group: str, task: str) -> WorkloadClaim:
+    """The task's workload identity: a dispatched or periodic child claims its parent."""
+    job_id = str(job.get("ParentID") or job.get("ID") or "")
+    return WorkloadClaim(str(job.get("Namespace") or "default"), job_id, group, task)
+
+
+def workload_lookup(
+    read_variable: Callable[[str, str], Mapping[str, object] | None],
+    claim: WorkloadClaim,
+    policies: list[Policy] | None = None,
+) -> VariableLookup:
+    """Variable reads as the task: its implicit workload policy plus any policies attached
+    to the job; ``read_variable(namespace, path)`` returns the stored variable or None."""
+    grant = Grant(False, list(policies or []), claim=claim)
+
+    def read(path: str) -> Mapping[str, str] | None:
+        if not grant.allow_variable(claim.namespace, path, "read"):
+            raise PermissionError(path)
+        var = read_variable(claim.namespace, path)
+        if var is None:
+            return None
+        items = var.get("Items")
+        return {str(k): str(v) for k, v in items.items()} if isinstance(items, dict) else {}
+
+    return read
