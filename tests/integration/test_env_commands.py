@@ -192,3 +192,53 @@ def test_invalid_flags_list_every_problem(tmp_path: Path) -> None:
     assert any("env.yaml: resources.memory:" in line for line in lines)
     assert any("variables.port" in line for line in lines)
     assert any("variables.colour" in line for line in lines)
+
+
+def test_app_deploys_and_is_operated_like_a_model(
+    nomad_cluster: NomadHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_cluster(monkeypatch, nomad_cluster, tmp_path / "store")
+    app = tmp_path / "shop"
+    app.mkdir()
+    (app / "app.py").write_text("print('shop')\n")
+    (app / "mlctl-app.yaml").write_text(
+        "command: [python, -m, http.server, '${NOMAD_PORT_http}']\nport: 8000\n"
+        "health_path: /\nreplicas: 2\nversion: '1.0'\n"
+    )
+    created = mlctl("env", "create", "shop", "--template", "python-service", "--app", str(app))
+    assert created.status == 0, created.stderr
+    objects = list((tmp_path / "store" / "shop-app").glob("*.tar.gz"))
+    assert len(objects) == 1
+    status, models = mlctl_json("status")
+    assert status == 0 and [m["model"] for m in models] == ["shop"]
+    assert models[0]["version"] == "1.0" and models[0]["desired"] == 2
+    assert mlctl("scale", "shop", "1").status == 0
+    status, envs = mlctl_json("env", "list")
+    assert [(e["name"], e["template"]) for e in envs] == [("shop", "python-service")]
+    status, history = mlctl_json("history", "shop")
+    assert history[0]["bundle_sha256"] == objects[0].name.removesuffix(".tar.gz")
+    # The same app again is the same content address: nothing new is uploaded.
+    again = mlctl("env", "create", "shop", "--template", "python-service", "--app", str(app))
+    assert again.status == 0 and len(list((tmp_path / "store" / "shop-app").iterdir())) == 1
+
+
+def test_train_refuses_a_bad_dataset_before_anything_is_written(
+    nomad_cluster: NomadHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_cluster(monkeypatch, nomad_cluster, tmp_path / "store")
+    data = tmp_path / "tiny.csv"
+    data.write_text("a,b,label\n" + "".join(f"{i},{i * 2},x\n" for i in range(5)))
+    result = mlctl("train", str(data), "--target", "label")
+    assert result.status == 4
+    assert "5 labelled rows; at least 20 needed" in result.stderr
+    assert "label has 1 class" in result.stderr
+    assert not (tmp_path / "store" / "datasets").exists()
+    missing = mlctl("train", str(data), "--target", "nope")
+    assert missing.status == 4 and "no column 'nope'" in missing.stderr
+    good = tmp_path / "good.csv"
+    good.write_text("a,b,label\n" + "".join(f"{i},{i * 2},{'xy'[i % 2]}\n" for i in range(40)))
+    bad = mlctl("train", str(good), "--target", "label", "--candidates", "lgbm,svm")
+    assert bad.status == 4 and "'svm' is not a classification candidate" in bad.stderr
+    metric = mlctl("train", str(good), "--target", "label", "--metric", "r2")
+    assert metric.status == 4 and "'r2' is not a classification metric" in metric.stderr
+    assert not (tmp_path / "store" / "datasets").exists()
