@@ -165,7 +165,11 @@ def work(config: TrialConfig, out: Path) -> dict[str, Any]:
         "search_seconds": search_seconds,
         "predict_ms_per_row": _predict_ms_per_row(model, holdout),
         "params": {k: _plain(v) for k, v in (automl.best_config or {}).items()},
-        "configs_tried": len(automl.config_history or {}),
+        # FLAML counts the configurations it evaluated per estimator here (config_history
+        # only keeps the improvements).
+        "configs_tried": int(
+            (getattr(automl, "_iter_per_learner", None) or {}).get(config.candidate, 0)
+        ),
         "estimator": _qualified(automl.model.estimator),
         "untrusted_types": sorted(sio.get_untrusted_types(data=data)),
         "columns": {"numeric": columns.numeric, "categorical": columns.categorical},
