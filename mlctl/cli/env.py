@@ -252,7 +252,15 @@ def _load(name: str | None, flags: dict[str, Any]) -> LoadedSpec:
         overrides["variables"] = variables
     if "app" in overrides and spec_file is not None:
         overrides["app"] = str(Path(overrides["app"]).resolve())
-    return load_spec(spec_file, overrides)
+    from mlctl.envs.files import SpecInvalid
+
+    try:
+        return load_spec(spec_file, overrides)
+    except SpecInvalid as invalid:
+        if len(invalid.problems) > 1:  # the error line names the first; list every one
+            for problem in invalid.problems:
+                click.echo(str(problem), err=True)
+        raise
 
 
 def _prepare(

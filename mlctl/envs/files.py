@@ -20,7 +20,7 @@ class SpecInvalid(InvalidInput):
         count = len(problems)
         super().__init__(
             first if count == 1 else f"{count} problems, first: {first}",
-            hint="mlctl env validate FILE lists them all",
+            hint="each problem is listed above" if count > 1 else None,
         )
         self.problems = problems
 
