@@ -114,7 +114,10 @@ def _user_command(loaded: LoadedSpec, options: EnvOptions) -> list[str]:
     if loaded.template.name.startswith("jupyter"):
         ip = "0.0.0.0" if options.driver == "docker" else "127.0.0.1"  # noqa: S104 - in a container
         app = "jupyterlab" if loaded.variables["interface"] == "lab" else "notebook"
-        return ["python", "-m", app, "--no-browser", f"--ip={ip}", "--port=${NOMAD_PORT_http}"]
+        command = ["python", "-m", app, "--no-browser", f"--ip={ip}", "--port=${NOMAD_PORT_http}"]
+        # raw_exec runs as the runtime's user, which may be root (CI); Jupyter refuses
+        # root unless told, and the flag changes nothing for other users.
+        return command if options.driver == "docker" else [*command, "--allow-root"]
     return list(loaded.variables["command"])
 
 

@@ -49,7 +49,7 @@ job "mlctl-env-nb" {
 
       config {
         command = "/bin/sh"
-        args    = ["-c", "set -eu\ncd \"$NOMAD_TASK_DIR\"\nif [ -s requirements.txt ]; then\n  \"$MLCTL_PYTHON\" -m venv --system-site-packages \"$NOMAD_ALLOC_DIR/venv\"\n  \"$NOMAD_ALLOC_DIR/venv/bin/python\" -m pip install --quiet --no-input -r requirements.txt\n  MLCTL_PYTHON=\"$NOMAD_ALLOC_DIR/venv/bin/python\"\nfi\nif [ -d app ]; then cd app; fi\ncase \"$1\" in python|python3) shift; set -- \"$MLCTL_PYTHON\" \"$@\" ;; esac\nexec \"$@\"\n", "mlctl-env", "python", "-m", "notebook", "--no-browser", "--ip=127.0.0.1", "--port=$\u007bNOMAD_PORT_http}"]
+        args    = ["-c", "set -eu\ncd \"$NOMAD_TASK_DIR\"\nif [ -s requirements.txt ]; then\n  \"$MLCTL_PYTHON\" -m venv --system-site-packages \"$NOMAD_ALLOC_DIR/venv\"\n  \"$NOMAD_ALLOC_DIR/venv/bin/python\" -m pip install --quiet --no-input -r requirements.txt\n  MLCTL_PYTHON=\"$NOMAD_ALLOC_DIR/venv/bin/python\"\nfi\nif [ -d app ]; then cd app; fi\ncase \"$1\" in python|python3) shift; set -- \"$MLCTL_PYTHON\" \"$@\" ;; esac\nexec \"$@\"\n", "mlctl-env", "python", "-m", "notebook", "--no-browser", "--ip=127.0.0.1", "--port=$\u007bNOMAD_PORT_http}", "--allow-root"]
       }
 
       template {
