@@ -145,6 +145,23 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
                     "DynamicPorts": None,
                 }
             ],
+            "NodeNetworks": [
+                {
+                    "Mode": "host",
+                    "Device": "lo",
+                    "MacAddress": "",
+                    "Speed": 1000,
+                    "Addresses": [
+                        {
+                            "Family": "ipv4",
+                            "Alias": "default",
+                            "Address": "127.0.0.1",
+                            "ReservedPorts": "",
+                            "Gateway": "",
+                        }
+                    ],
+                }
+            ],
             "Devices": _devices(spec) or None,
             "MinDynamicPort": 20000,
             "MaxDynamicPort": 32000,
@@ -184,10 +201,16 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
                 "UpdateTime": now_ns,
             },
         },
+<<<<<<< HEAD
         "HostVolumes": {
             name: {"Path": path, "ReadOnly": False} for name, path in spec.host_volumes.items()
         }
         or None,
+=======
+        "HostVolumes": None,
+        "CSIControllerPlugins": None,  # no CSI here (see tests/README.md)
+        "CSINodePlugins": None,
+>>>>>>> main
         "HostNetworks": None,
         "LastDrain": None,
         "CreateIndex": index,
