@@ -201,16 +201,12 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
                 "UpdateTime": now_ns,
             },
         },
-<<<<<<< HEAD
         "HostVolumes": {
             name: {"Path": path, "ReadOnly": False} for name, path in spec.host_volumes.items()
         }
         or None,
-=======
-        "HostVolumes": None,
         "CSIControllerPlugins": None,  # no CSI here (see tests/README.md)
         "CSINodePlugins": None,
->>>>>>> main
         "HostNetworks": None,
         "LastDrain": None,
         "CreateIndex": index,
