@@ -133,3 +133,31 @@ def test_workload_lookup_reads_as_the_task() -> None:
     assert read("nomad/jobs/mlctl-train-r1/trial") is None  # allowed, absent: the template waits
     with pytest.raises(PermissionError):
         read("nomad/jobs/other")
+
+
+def test_render_and_write_for_a_task(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import stat
+
+    from mlctl.local.engine.templates import render_for_task, write_templates
+
+    job = {"ID": "mlctl-env-nb", "Namespace": "team-a"}
+    task = {
+        "Name": "jupyter",
+        "Templates": [
+            {
+                "EmbeddedTmpl": TOKEN_TEMPLATE.replace("env-a", "mlctl-env-nb"),
+                "DestPath": "secrets/j.env",
+                "Envvars": True,
+            },
+            {"EmbeddedTmpl": "numpy\n", "DestPath": "local/requirements.txt", "Envvars": False},
+        ],
+    }
+    store = {("team-a", "nomad/jobs/mlctl-env-nb"): {"Items": {"token": "t0ken-value"}}}
+    rendered = render_for_task(lambda ns, path: store.get((ns, path)), job, "env", task)
+    assert rendered[0].env == {"JUPYTER_TOKEN": "t0ken-value"}
+    write_templates(rendered, tmp_path)
+    secret = tmp_path / "secrets" / "j.env"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert (tmp_path / "local" / "requirements.txt").read_text() == "numpy\n"
+    with pytest.raises(TemplateFailed, match="escapes"):
+        write_templates([type(rendered[0])("../x", "", None)], tmp_path)

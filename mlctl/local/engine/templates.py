@@ -16,10 +16,12 @@ fails the task.  ``env = true`` output is parsed as ``KEY=VALUE`` lines (godoten
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from .acl import Grant, Policy, WorkloadClaim
 
@@ -166,3 +168,37 @@ def workload_lookup(
         return {str(k): str(v) for k, v in items.items()} if isinstance(items, dict) else {}
 
     return read
+
+
+def render_for_task(
+    read_variable: Callable[[str, str], Mapping[str, object] | None],
+    job: Mapping[str, object],
+    group: str,
+    task: Mapping[str, object],
+) -> list[RenderedTemplate]:
+    """A task's templates rendered as the task (its workload identity); may raise
+    TemplateMissing (the task waits) or TemplateFailed (the task fails)."""
+    templates = task.get("Templates") or []
+    if not isinstance(templates, list) or not templates:
+        return []
+    claim = claim_for(job, group, str(task.get("Name") or ""))
+    lookup = workload_lookup(read_variable, claim)
+    return render_task_templates(templates, lookup, namespace=claim.namespace)
+
+
+def write_templates(rendered: list[RenderedTemplate], task_dir: Path) -> None:
+    """Each destination inside the task directory; files in ``secrets/`` are 0600."""
+    root = task_dir.resolve()
+    for template in rendered:
+        if not template.destination:
+            continue
+        target = (root / template.destination).resolve()
+        if root not in target.parents:
+            raise TemplateFailed(
+                f"template destination escapes the task directory: {template.destination}"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        secret = (root / "secrets") in target.parents
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(template.text)
