@@ -614,5 +614,5 @@ def url(ctx: click.Context, name: str, namespace: str | None) -> None:
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo(result["url"])
-        if "token" not in result and result["url"].startswith("http") and result.get("owner"):
+        if str(result.get("template")).startswith("jupyter") and "token" not in result:
             note(f"note: the token is shown only to its owner ({result['owner']})")

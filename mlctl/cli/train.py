@@ -322,7 +322,20 @@ def list_(ctx: click.Context, everyone: bool, namespace: str | None) -> None:
     settings = _settings(ctx, namespace)
     me = deployed_by(settings)
     rows = [r for r in history.list_runs(_client(settings)) if everyone or r.get("user") == me]
+    if settings.output != "json":
+        rows = [{**r, **_rounded(r)} for r in rows]
     emit(rows, settings.output, columns=LIST_COLUMNS, empty="no training runs")
+
+
+def _rounded(record: dict[str, Any]) -> dict[str, Any]:
+    """Scores as 4 decimals for a table (records keep them as text)."""
+    out = {}
+    for key in ("best_cv_score", "best_holdout_score"):
+        try:
+            out[key] = f"{float(record[key]):.4f}"
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
 
 
 @train.command("logs")

@@ -170,8 +170,14 @@ def env_url(client: NomadClient, name: str, me: str) -> dict[str, Any]:
             hint=f"wait until it is healthy: mlctl env show {name}",
         )
     base = f"http://{services[0].get('Address')}:{services[0].get('Port')}"
-    result: dict[str, Any] = {"name": name, "url": base, "owner": meta.get("mlctl.owner")}
-    if str(meta.get("mlctl.template", "")).startswith("jupyter") and meta.get("mlctl.owner") == me:
+    template = str(meta.get("mlctl.template", ""))
+    result: dict[str, Any] = {
+        "name": name,
+        "url": base,
+        "owner": meta.get("mlctl.owner"),
+        "template": template,
+    }
+    if template.startswith("jupyter") and meta.get("mlctl.owner") == me:
         secret = token.read_token(client, job["ID"])
         if secret:
             # Jupyter's root redirects to the chosen interface, keeping the token.
