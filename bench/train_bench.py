@@ -5,9 +5,11 @@ One command:  python bench/train_bench.py            (needs `mlctl local up` run
 For each dataset scikit-learn ships (breast cancer, wine: accuracy; diabetes: r2), it
 runs ``mlctl train`` with 4 candidates and ``--time-budget B`` (each candidate is one
 Nomad job), and FLAML's AutoML in this process over the same 4 estimators with a
-4 x B budget, on the same training rows. Both are scored on the same held-out rows
-(mlctl's seeded split). Target: mlctl's best held-out score within 1% of FLAML's.
-Printed side by side with wall times.
+4 x B budget, on the same training rows and the same 5 cross-validation folds.
+Target: mlctl's best cross-validated score within 1% of FLAML's (for error metrics,
+at most 1% above). The scores on the held-out rows (mlctl's seeded 20% split) are
+printed too; on these small datasets one held-out row moves them by 1-3%, so they
+are not the target. Printed side by side with wall times.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def run_mlctl(csv: Path, budget: int, seed: int, out: Path) -> tuple[dict[str, o
     return json.loads(done.stdout), wall
 
 
-def run_flaml(frame: object, metric: str, budget: int, seed: int) -> tuple[float, float, str]:
+def run_flaml(
+    frame: object, metric: str, budget: int, seed: int
+) -> tuple[float, float, float, str]:
     """FLAML over the same estimators and rows, the whole budget in one process."""
     from flaml.automl.automl import AutoML
 
@@ -75,7 +79,7 @@ def run_flaml(frame: object, metric: str, budget: int, seed: int) -> tuple[float
         preprocessor,
         split,
     )
-    from mlctl.train.plan import HOLDOUT_FRACTION, Task, resolve_candidates
+    from mlctl.train.plan import HOLDOUT_FRACTION, Task, resolve_candidates, score_from_loss
     from mlctl.train.trial import holdout_score
 
     task = Task.REGRESSION if metric == "r2" else Task.CLASSIFICATION
@@ -108,7 +112,8 @@ def run_flaml(frame: object, metric: str, budget: int, seed: int) -> tuple[float
 
     model = Pipeline([("prep", prep), ("model", automl.model.estimator)])
     score = holdout_score(metric, task, model, design_matrix(parts.holdout, columns), truth)
-    return score, wall, str(automl.best_estimator)
+    cv = score_from_loss(task, metric, float(automl.best_loss))
+    return cv, score, wall, str(automl.best_estimator)
 
 
 def main() -> int:
@@ -126,16 +131,21 @@ def main() -> int:
             frame.to_csv(csv, index=False)  # type: ignore[attr-defined]
             summary, mlctl_wall = run_mlctl(csv, args.budget, args.seed, Path(tmp) / "out")
             best = summary["best"] or {}
+            mlctl_cv = float(best.get("cv_score", float("nan")))  # type: ignore[union-attr]
             mlctl_score = float(best.get("holdout_score", float("nan")))  # type: ignore[union-attr]
-            flaml_score, flaml_wall, flaml_best = run_flaml(frame, metric, args.budget, args.seed)
-            ratio = mlctl_score / flaml_score if flaml_score else float("nan")
+            flaml_cv, flaml_score, flaml_wall, flaml_best = run_flaml(
+                frame, metric, args.budget, args.seed
+            )
+            ratio = mlctl_cv / flaml_cv if flaml_cv else float("nan")
             rows.append(
                 (
                     name,
                     metric,
+                    mlctl_cv,
                     mlctl_score,
                     str(best.get("candidate")),
                     mlctl_wall,  # type: ignore[union-attr]
+                    flaml_cv,
                     flaml_score,
                     flaml_best,
                     flaml_wall,
@@ -144,17 +154,43 @@ def main() -> int:
             )
     print(
         f"budget: {args.budget} s per trial x {len(CANDIDATES)} candidates "
-        f"(FLAML in one process: {args.budget * len(CANDIDATES)} s); held-out scores"
+        f"(FLAML in one process: {args.budget * len(CANDIDATES)} s); cv = 5-fold score of the "
+        "best, held = held-out rows"
     )
-    header = ("dataset", "metric", "mlctl", "best", "wall s", "FLAML", "best", "wall s", "ratio")
-    print("{:<14}{:<10}{:>8} {:<11}{:>8}{:>8} {:<11}{:>8}{:>8}".format(*header))
+    header = (
+        "dataset",
+        "metric",
+        "mlctl cv",
+        "held",
+        "best",
+        "wall s",
+        "FLAML cv",
+        "held",
+        "best",
+        "wall s",
+        "cv ratio",
+    )
+    line = "{:<14}{:<9}{:>9}{:>8} {:<11}{:>7}{:>9}{:>8} {:<11}{:>7}{:>9}"
+    print(line.format(*header))
     ok = True
-    for name, metric, ms, mb, mw, fs, fb, fw, ratio in rows:
-        mine = f"{ms:>8.4f} {mb:<11}{mw:>8.1f}"
-        theirs = f"{fs:>8.4f} {fb:<11}{fw:>8.1f}"
-        print(f"{name:<14}{metric:<10}{mine}{theirs}{ratio:>8.3f}")
+    for name, metric, mcv, mh, mb, mw, fcv, fh, fb, fw, ratio in rows:
+        print(
+            line.format(
+                name,
+                metric,
+                f"{mcv:.4f}",
+                f"{mh:.4f}",
+                mb,
+                f"{mw:.1f}",
+                f"{fcv:.4f}",
+                f"{fh:.4f}",
+                fb,
+                f"{fw:.1f}",
+                f"{ratio:.3f}",
+            )
+        )
         ok = ok and ratio >= TARGET_RATIO
-    print(f"target: ratio >= {TARGET_RATIO} on every dataset: {'met' if ok else 'NOT met'}")
+    print(f"target: cv ratio >= {TARGET_RATIO} on every dataset: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 
 
