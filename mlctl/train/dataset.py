@@ -28,14 +28,17 @@ CLASS_LIKE_INTEGERS = 20
 
 
 def require_extra() -> None:
-    """pandas, FLAML and friends come with the ``train`` extra; say so in one line."""
+    """pandas, FLAML and friends come with the ``train`` extra; say so in one line,
+    before anything is uploaded."""
+    from mlctl.extras import missing_extra
+
     try:
         import flaml  # noqa: F401
         import pandas  # noqa: F401
+        import sklearn  # noqa: F401
     except ImportError as exc:
-        raise ConfigError(
-            f"mlctl train needs the train extra ({exc.name} is missing)",
-            hint="pip install 'mlctl[train]'",
+        raise missing_extra(exc, "mlctl train") or ConfigError(
+            f"mlctl train: {exc}", hint="pip install 'mlctl[train]'"
         ) from None
 
 
