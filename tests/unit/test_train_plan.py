@@ -146,3 +146,21 @@ def test_bundle_config_and_contract() -> None:
     with pytest.raises(ValueError, match="is not a number"):
         namespace["preprocess"]({"features": [["x", 1, "c"]]})  # type: ignore[operator]
     assert bundle_name("Breast_Cancer.v2") == "breast-cancer-v2"
+
+
+def test_train_without_its_extra_says_so_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    data = tmp_path / "d.csv"
+    data.write_text("a,label\n1,x\n")
+    code = (
+        "import sys\n"
+        "sys.modules['flaml'] = None\n"
+        "from mlctl.cli.main import main\n"
+        f"main(['train', {str(data)!r}, '--target', 'label'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "the 'train' extra" in done.stderr and "pip install 'mlctl[train]'" in done.stderr
