@@ -177,7 +177,9 @@ class _LiveBoard:
     type=click.Choice(["docker", "raw_exec"]),
     help="Task driver [default: raw_exec on mlctl local, else docker].",
 )
-@click.option("--image", help="Trial image with mlctl[train] [default: the runtime image].")
+@click.option(
+    "--image", help="Trial image with mlctl[train] (docker driver) [default: mlctl/train:VERSION]."
+)
 @click.option("--detach", is_flag=True, help="Return once the trials are dispatched.")
 @_namespace
 @click.pass_context

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlctl import __version__
 from mlctl.artifacts import ArtifactStore, sha256_file, store_from_settings
 from mlctl.deploy.pipeline import deployed_by, plan, refuse_unplaceable, register
 from mlctl.envs.ops import raw_exec_python
@@ -34,6 +35,8 @@ from mlctl.train.dataset import check_frame, dataset_format, read_frame, require
 from mlctl.train.jobspec import TrainJob, render_train_job, train_job_id
 from mlctl.train.plan import RunPlan, Task, hard_limit, resolve_candidates, resolve_metric
 
+#: The docker driver's image (docker/Dockerfile.train: mlctl with the train extra).
+DEFAULT_TRAIN_IMAGE = f"mlctl/train:{__version__}"
 #: Seconds a trial may take beyond its hard limit to be scheduled and start.
 START_GRACE = 60.0
 POLL_SECONDS = 1.0
@@ -149,7 +152,7 @@ def start(
         store_read_url=settings.artifact_read_url,
         store_auth=bool(settings.artifact_store_user),
         driver=request.driver,
-        image=request.image or settings.runtime_image,
+        image=request.image or DEFAULT_TRAIN_IMAGE,
         python=raw_exec_python(settings),
         node_pool=settings.node_pool,
         cpu=request.cpu,
