@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -197,6 +198,12 @@ class Handler_(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: SimHTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        # Small responses on a kept-alive connection: without NODELAY, Nagle holds the
+        # next write until the client ACKs, and the client delays its ACK (~40 ms a call).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sim.verbose:
             super().log_message(format, *args)
@@ -227,25 +234,17 @@ class Handler_(BaseHTTPRequestHandler):
                 raise
         self._send(reply)
 
+    def _common_headers(self, reply: Reply) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", reply.content_type),
+            ("X-Nomad-Index", str(reply.index or self.server.sim.store.index)),
+            ("X-Nomad-KnownLeader", "true"),
+            ("X-Nomad-LastContact", "0"),
+        ]
+
     def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("X-Nomad-Index", str(reply.index or self.server.sim.store.index))
-        self.send_header("X-Nomad-KnownLeader", "true")
-        self.send_header("X-Nomad-LastContact", "0")
         if reply.stream is not None:
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            try:
-                for chunk in reply.stream:
-                    if chunk:
-                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                        self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            self.close_connection = True
+            self._send_stream(reply)
             return
         if isinstance(reply.body, bytes):
             data = reply.body
@@ -253,10 +252,33 @@ class Handler_(BaseHTTPRequestHandler):
             data = reply.body.encode()
         else:
             data = json.dumps(reply.body).encode()
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        headers = [*self._common_headers(reply), ("Content-Length", str(len(data)))]
+        self.log_request(reply.status)
+        # Status line, headers and body leave in one send (one segment for small replies).
+        head = self._head(reply.status, headers)
+        self.wfile.write(head if self.command == "HEAD" else head + data)
+
+    def _head(self, status: int, headers: list[tuple[str, str]]) -> bytes:
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"{self.protocol_version} {status} {reason}"]
+        lines += [f"Server: {self.version_string()}", f"Date: {self.date_time_string()}"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send_stream(self, reply: Reply) -> None:
+        self.log_request(reply.status)
+        headers = [*self._common_headers(reply), ("Transfer-Encoding", "chunked")]
+        self.wfile.write(self._head(reply.status, headers))
+        try:
+            for chunk in reply.stream or ():
+                if chunk:
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
