@@ -98,11 +98,40 @@ def forget_login(settings: Settings) -> None:
     cache_path(settings).unlink(missing_ok=True)
 
 
+def read_token_file(path: Path) -> str:
+    """A token kept in a file of its own (``mlctl local``'s management token): 0600 only."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Nomad token file {path} does not exist",
+            hint="start the local runtime with mlctl local up, or fix nomad_token_file",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Nomad token file {path} cannot be read: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path}: token file is readable by others", hint=f"run: chmod 600 {path}"
+        )
+    if not text:
+        raise ConfigError(f"Nomad token file {path} is empty")
+    redact.register(text)
+    return text
+
+
 def resolve_nomad_token(settings: Settings) -> str | None:
-    """The Nomad token to send: NOMAD_TOKEN, else a live cached login, else anonymous."""
+    """The Nomad token to send: NOMAD_TOKEN, else the context's token file, else a live
+    cached login, else anonymous.
+
+    The token file comes before the login cache: it belongs to the context in use (the
+    ``local`` runtime), while a cached login may be for another cluster.
+    """
     if settings.nomad_token:
         redact.register(settings.nomad_token)
         return settings.nomad_token
+    if settings.nomad_token_file is not None:
+        return read_token_file(Path(settings.nomad_token_file))
     login = read_login(settings)
     if login is None or login.nomad_token is None:
         return None

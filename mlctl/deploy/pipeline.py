@@ -10,6 +10,7 @@ job version the plan saw.
 from __future__ import annotations
 
 import getpass
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from mlctl.errors import MlctlError, PlacementFailed
 from mlctl.explain import Explanation, explain_failures
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.types import Job, PlanResponse, WriteResponse
-from mlctl.render import DeployOptions, gpu_count, render_model_job
+from mlctl.render import DeployOptions, UpdatePolicy, gpu_count, render_model_job
 from mlctl.settings import Settings
 
 #: Shown as the artifact source when no store is configured (render/plan only).
@@ -135,6 +136,10 @@ def render(
         replicas=overrides.replicas,
         gpus=overrides.gpus,
         deployed_by=deployed_by(settings),
+        update=UpdatePolicy(min_healthy_time=settings.min_healthy_time),
+        task_driver=settings.task_driver,
+        python=settings.raw_exec_python or sys.executable,
+        check_interval=settings.check_interval,
     )
     return Rendered(config, bundle, url, placeholder, render_model_job(config, options))
 

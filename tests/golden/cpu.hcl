@@ -64,9 +64,10 @@ job "mlctl-iris" {
       driver = "docker"
 
       config {
-        image = "mlctl/runtime:0.1.0-cpu"
-        ports = ["http"]
-        args  = ["/local/bundle", "--host", "0.0.0.0", "--port", "${NOMAD_PORT_http}"]
+        image      = "mlctl/runtime:0.1.0-cpu"
+        entrypoint = ["mlctl"]
+        args       = ["serve", "/local/bundle", "--host", "0.0.0.0", "--port", "${NOMAD_PORT_http}"]
+        ports      = ["http"]
       }
 
       artifact {

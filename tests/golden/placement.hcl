@@ -69,10 +69,11 @@ job "mlctl-iris" {
       driver = "docker"
 
       config {
-        image = "mlctl/runtime:0.1.0-cuda"
-        ports = ["http"]
-        args  = ["/local/bundle", "--host", "0.0.0.0", "--port", "${NOMAD_PORT_http}"]
-        runtime = "nvidia"
+        image      = "mlctl/runtime:0.1.0-cuda"
+        entrypoint = ["mlctl"]
+        args       = ["serve", "/local/bundle", "--host", "0.0.0.0", "--port", "${NOMAD_PORT_http}"]
+        ports      = ["http"]
+        runtime    = "nvidia"
       }
 
       artifact {
