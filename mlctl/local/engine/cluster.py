@@ -8,6 +8,7 @@ lifecycle ticker all take it before touching state.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,10 @@ class Cluster:
         self.namespaces: dict[str, JSON] = {}
         self.scaling_events: dict[JobKey, dict[str, list[JSON]]] = {}
         self.behaviour = Behaviour()
+        self.on_alloc_stop: Callable[[Alloc], bool] = lambda alloc: True
+        """Kills a stopped allocation's tasks (set by the lifecycle); True once they are dead."""
+        self.port_available: Callable[[int], bool] = lambda port: True
+        """Whether the host can give a dynamic port out (real drivers test the host)."""
         self.add_namespace("default", "Default shared namespace")
 
     # ------------------------------------------------------------ time and events

@@ -183,6 +183,7 @@ class Router:
             with store.lock:
                 result = route.handler(req)
                 index = store.max_index(route.tables) if route.tables else store.index
+                store.commit()
         else:
             result = route.handler(req)
             index = store.index

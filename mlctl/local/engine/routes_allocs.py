@@ -12,7 +12,7 @@ from .alloc import Alloc, task_event
 from .guards import ns
 from .http import Reply, Request, Router
 from .jobops import ApiError
-from .lifecycle import Lifecycle, promote, reconcile
+from .lifecycle import promote, reconcile
 from .scheduler import stop_alloc
 
 JSON = dict[str, Any]
@@ -69,7 +69,6 @@ def register(router: Router) -> None:
     r.add("POST", "/v1/allocation/:id/stop", stop)
     r.add("PUT", "/v1/allocation/:id/stop", stop)
 
-    @r.route("POST", "/v1/client/allocation/:id/restart")
     def restart(req: Request) -> Any:
         alloc = _alloc(req, "alloc-lifecycle")
         body = req.body()
@@ -79,39 +78,42 @@ def register(router: Router) -> None:
         names = [task] if task and not body.get("AllTasks") else list(alloc.task_states)
         if task and task not in alloc.task_states:
             raise ApiError(404, f'Task "{task}" not found in allocation')
-        now_ns = req.sim.cluster.now_ns()
-        for name in names:
-            state = alloc.task_states[name]
-            state["Events"].append(
-                task_event(
-                    "Restart Signaled",
-                    "User requested restart",
-                    now_ns,
-                    {"restart_reason": "User requested restart"},
-                    RestartReason="User requested restart",
-                )
-            )
-            state["Events"].append(
-                task_event(
-                    "Restarting",
-                    "Task restarting in 0s",
-                    now_ns,
-                    {"restart_reason": "User requested restart", "start_delay": 0},
-                    RestartReason="User requested restart",
-                )
-            )
-            state["Events"].append(task_event("Started", "Task started by client", now_ns))
-            state["Restarts"] += 1
-            state["LastRestart"] = now_ns
+        req.sim.lifecycle.runner(alloc).restart(req.sim.lifecycle, alloc, names)
         req.sim.cluster.touch_alloc(alloc)
         return {}
 
-    @r.route("POST", "/v1/client/allocation/:id/signal")
+    r.add("POST", "/v1/client/allocation/:id/restart", restart)
+    r.add("PUT", "/v1/client/allocation/:id/restart", restart)
+
     def signal(req: Request) -> Any:
         alloc = _alloc(req, "alloc-lifecycle")
         if alloc.terminal:
             raise ApiError(500, "Task not running")
+        body = req.body()
+        name = body.get("Signal") or "SIGKILL"
+        if not isinstance(name, str) or not _valid_signal(name):
+            raise ApiError(400, f'invalid signal: "{name}"')
+        task = body.get("Task") or ""
+        if task and task not in alloc.task_states:
+            raise ApiError(404, f'Task "{task}" not found in allocation')
+        names = [task] if task else list(alloc.task_states)
+        req.sim.lifecycle.runner(alloc).signal(alloc, names, name)
+        now_ns = req.sim.cluster.now_ns()
+        for each in names:
+            alloc.task_states[each]["Events"].append(
+                task_event(
+                    "Signaling",
+                    f"Task being sent signal {name}",
+                    now_ns,
+                    {"signal": name},
+                    TaskSignal=name,
+                )
+            )
+        req.sim.cluster.touch_alloc(alloc)
         return {}
+
+    r.add("POST", "/v1/client/allocation/:id/signal", signal)
+    r.add("PUT", "/v1/client/allocation/:id/signal", signal)
 
     @r.route("GET", "/v1/client/allocation/:id/stats")
     def stats(req: Request) -> Any:
@@ -186,7 +188,7 @@ def register(router: Router) -> None:
         if dep["Status"] not in ("running", "paused", "pending"):
             raise ApiError(400, "can't fail terminal deployment")
         before = (req.sim.cluster.job(dep["Namespace"], dep["JobID"]) or {}).get("Version")
-        Lifecycle(req.sim.cluster).fail(dep, "Deployment marked as failed")
+        req.sim.lifecycle.fail(dep, "Deployment marked as failed")
         after = (req.sim.cluster.job(dep["Namespace"], dep["JobID"]) or {}).get("Version")
         reply = _deployment_update(req, dep)
         if after != before:
@@ -222,7 +224,7 @@ def register(router: Router) -> None:
                     if alloc.deployment_status is None
                     else {**alloc.deployment_status, "Healthy": None}
                 )
-        Lifecycle(req.sim.cluster).tick()
+        req.sim.lifecycle.tick(force=True)
         return _deployment_update(req, dep)
 
 
@@ -297,3 +299,9 @@ def _logs(req: Request) -> Reply:
     return Reply(
         stream=stream(), content_type="text/plain; charset=utf-8" if plain else "application/json"
     )
+
+
+def _valid_signal(name: str) -> bool:
+    import signal as signals
+
+    return name.startswith("SIG") and hasattr(signals, name) and not name.startswith("SIG_")

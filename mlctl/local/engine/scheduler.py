@@ -89,10 +89,14 @@ class Reconciler:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> Outcome:
+        # A batch allocation that completed has done its work: it still fills its slot.
+        kept = ("pending", "running", "failed") + (
+            ("complete",) if self.job["Type"] in ("batch", "sysbatch") else ()
+        )
         allocs = [
             a
             for a in self.cluster.job_allocs(self.key)
-            if a.desired_status == "run" and a.client_status in ("pending", "running", "failed")
+            if a.desired_status == "run" and a.client_status in kept
         ]
         for group in self.job["TaskGroups"]:
             mine = [a for a in allocs if a.task_group == group["Name"]]
@@ -381,7 +385,13 @@ class Reconciler:
             out.canary += 1
         else:
             out.place += 1
-        result = place(self.job, group, list(self.cluster.nodes.values()), self.usage)
+        result = place(
+            self.job,
+            group,
+            list(self.cluster.nodes.values()),
+            self.usage,
+            self.cluster.port_available,
+        )
         if isinstance(result, Metric):
             out.failed += 1
             if out.metric is None:
@@ -514,24 +524,30 @@ def stop_alloc(cluster: Cluster, alloc: Alloc, why: str) -> None:
     alloc.desired_status = "stop"
     alloc.desired_description = why
     if not alloc.terminal:
-        for name, state in alloc.task_states.items():
+        alive = [name for name, state in alloc.task_states.items() if state["State"] != "dead"]
+        for name in alive:
             kill_timeout = next(
                 (t.get("KillTimeout") or 0 for t in alloc.group()["Tasks"] if t["Name"] == name), 0
             )
-            if state["State"] != "dead":
-                state["Events"].append(
-                    task_event(
-                        "Killing",
-                        f"Sent interrupt. Waiting {kill_timeout // 1_000_000_000}s "
-                        "before force killing",
-                        now_ns,
-                        {"kill_timeout": kill_timeout},
-                        KillTimeout=kill_timeout,
-                    )
+            alloc.task_states[name]["Events"].append(
+                task_event(
+                    "Killing",
+                    f"Sent interrupt. Waiting {kill_timeout // 1_000_000_000}s "
+                    "before force killing",
+                    now_ns,
+                    {"kill_timeout": kill_timeout},
+                    KillTimeout=kill_timeout,
                 )
+            )
+        # The engine reports the allocation complete at once (its resources are free);
+        # a real driver gives each process its kill_timeout and records "Killed" later.
+        dead_now = cluster.on_alloc_stop(alloc)
+        for name in alive:
+            state = alloc.task_states[name]
+            if dead_now:
                 state["Events"].append(task_event("Killed", "Task successfully killed", now_ns))
-                state["State"] = "dead"
-                state["FinishedAt"] = now_ns
+            state["State"] = "dead"
+            state["FinishedAt"] = now_ns
         alloc.client_status = "complete"
         alloc.client_description = "All tasks have completed"
         alloc.phase = "dead"

@@ -10,6 +10,7 @@ from .acl_store import AclStore
 from .alloc import Alloc
 from .clock import SimClock
 from .cluster import Cluster
+from .drivers import Drivers
 from .http import Router, SimHTTPServer
 from .lifecycle import Lifecycle
 from .scheduler import stop_alloc
@@ -42,13 +43,21 @@ class NomadSim:
         time_scale: float = 50.0,
         region: str = "global",
         verbose: bool = False,
+        drivers: Drivers | None = None,
+        clock: SimClock | None = None,
+        tick_seconds: float = TICK_SECONDS,
+        reconcile_every: float = 0.0,
     ) -> None:
-        self.clock = SimClock(time_scale)
+        """``drivers`` run the tasks (default: every task simulated); ``clock`` replaces
+        the scaled clock (``mlctl local`` runs on wall time); ``tick_seconds`` and
+        ``reconcile_every`` trade reaction time for idle CPU."""
+        self.clock = clock or SimClock(time_scale)
         self.store = Store(self.clock)
         self.cluster = Cluster(self.store, region)
         self.acls = AclStore(self.cluster, acl)
         self.variables = Variables(self.cluster)
-        self.lifecycle = Lifecycle(self.cluster)
+        self.lifecycle = Lifecycle(self.cluster, drivers, reconcile_every)
+        self.tick_seconds = tick_seconds
         self.router = Router()
         for module in (
             routes_jobs,
@@ -113,12 +122,12 @@ class NomadSim:
         self.stop()
 
     def _tick_loop(self) -> None:
-        while not self.stopped.wait(TICK_SECONDS):
+        while not self.stopped.wait(self.tick_seconds):
             self.lifecycle.tick()
 
     def tick(self) -> None:
         """Run one lifecycle step now (tests that advance time call this to see effects at once)."""
-        self.lifecycle.tick()
+        self.lifecycle.tick(force=True)
 
     # ------------------------------------------------------------------ steering
 
@@ -224,7 +233,7 @@ class NomadSim:
         if seconds < 0:
             raise ValueError("cannot go back in time")
         self.clock.advance(seconds)
-        self.lifecycle.tick()
+        self.lifecycle.tick(force=True)
 
     # ------------------------------------------------------------ inspection helpers for tests
 
