@@ -73,6 +73,8 @@ class Cluster:
         self.behaviour = Behaviour()
         self.on_alloc_stop: Callable[[Alloc], bool] = lambda alloc: True
         """Kills a stopped allocation's tasks (set by the lifecycle); True once they are dead."""
+        self.start_delay: Callable[[JSON], float] = lambda group: 1.0
+        """Seconds from placing a group's allocation to starting it (the driver's)."""
         self.port_available: Callable[[int], bool] = lambda port: True
         """Whether the host can give a dynamic port out (real drivers test the host)."""
         self.add_namespace("default", "Default shared namespace")

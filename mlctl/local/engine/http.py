@@ -3,9 +3,11 @@ queries, and a ThreadingHTTPServer handler speaking HTTP/1.1 (chunked for stream
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import socket
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
     from .sim import NomadSim
 
 JSON = dict[str, Any]
+TEXT = "text/plain; charset=utf-8"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a job with large embedded templates fits easily
+MAX_CONNECTIONS = 256  # blocking queries and log/event streams each hold one
+IDLE_TIMEOUT = 300.0  # seconds a kept-alive connection may sit idle (and a write may stall)
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0
 
@@ -197,6 +203,7 @@ class Handler_(BaseHTTPRequestHandler):
     """Turns raw HTTP into Request objects and Replies back into bytes."""
 
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
     server: SimHTTPServer
 
     def setup(self) -> None:
@@ -209,7 +216,32 @@ class Handler_(BaseHTTPRequestHandler):
         if self.server.sim.verbose:
             super().log_message(format, *args)
 
+    def _refusal(self) -> Reply | None:
+        """Hostile-client checks before any work: loopback Host and Origin, body size."""
+        host = self.headers.get("Host")
+        if host is not None and not _loopback_host(host):
+            # DNS rebinding: a web page's name resolving to 127.0.0.1 must not reach the API
+            return Reply(f"Forbidden: Host {host!r} is not a loopback name", 403, content_type=TEXT)
+        origin = self.headers.get("Origin")
+        if origin is not None and not _loopback_host(urllib.parse.urlsplit(origin).netloc):
+            return Reply(f"Forbidden: requests from {origin!r} are refused", 403, content_type=TEXT)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return Reply("Invalid Content-Length", 400, content_type=TEXT)
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return Reply(f"Request body larger than {MAX_BODY_BYTES} bytes", 413, content_type=TEXT)
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            return Reply("Chunked request bodies are not accepted", 411, content_type=TEXT)
+        return None
+
     def _handle(self) -> None:
+        refusal = self._refusal()
+        if refusal is not None:
+            self._send(refusal)
+            return
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -285,9 +317,43 @@ class Handler_(BaseHTTPRequestHandler):
 
 
 class SimHTTPServer(ThreadingHTTPServer):
+    """One thread per connection, at most MAX_CONNECTIONS at once (more are closed)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], sim: NomadSim) -> None:
         self.sim = sim
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, Handler_)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def _loopback_host(host: str) -> bool:
+    """``localhost``, ``127.x.y.z`` or ``[::1]``, with or without a port."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1 : name.find("]")] if "]" in name else name
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    if name in ("localhost", "::1") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

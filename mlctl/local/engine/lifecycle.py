@@ -42,6 +42,9 @@ class Lifecycle:
         self._reconciled_at = 0.0
         self._reconciled_index = -1
         cluster.on_alloc_stop = self._stop_tasks
+        cluster.start_delay = lambda group: (
+            self.drivers.runner(group["Tasks"][0]["Driver"]).start_delay
+        )
 
     def runner(self, alloc: Alloc) -> TaskRunner:
         return self.drivers.for_alloc(alloc)

@@ -13,6 +13,7 @@ from .guards import ns
 from .http import Reply, Request, Router
 from .jobops import ApiError
 from .lifecycle import promote, reconcile
+from .logfiles import LogView
 from .scheduler import stop_alloc
 
 JSON = dict[str, Any]
@@ -114,6 +115,19 @@ def register(router: Router) -> None:
 
     r.add("POST", "/v1/client/allocation/:id/signal", signal)
     r.add("PUT", "/v1/client/allocation/:id/signal", signal)
+
+    @r.route("GET", "/v1/allocation/:id/checks")
+    def checks(req: Request) -> Any:
+        alloc = _alloc(req, "read-job")
+        results = getattr(req.sim.lifecycle.runner(alloc), "check_results", None)
+        return results(alloc) if results is not None else dict(alloc.checks)
+
+    @r.route("GET", "/v1/allocation/:id/services", tables=("allocs",))
+    def alloc_services(req: Request) -> Any:
+        from .routes_cluster import registrations
+
+        alloc = _alloc(req, "read-job")
+        return [x for x in registrations(req, {alloc.namespace}) if x["AllocID"] == alloc.id]
 
     @r.route("GET", "/v1/client/allocation/:id/stats")
     def stats(req: Request) -> Any:
@@ -261,6 +275,10 @@ def _logs(req: Request) -> Reply:
             raise ApiError(400, "offset must be an integer") from None
     plain = req.flag("plain")
     follow = req.flag("follow")
+    log_dir = getattr(req.sim.lifecycle.runner(alloc), "log_dir", None)
+    if log_dir is not None:
+        view = LogView(log_dir(alloc.id), task, kind)
+        return _file_logs(req, alloc, view, offset, origin, plain, follow)
     file_name = f"alloc/logs/{task}.{kind}.0"
 
     def snapshot() -> tuple[bytes, bool]:
@@ -305,3 +323,46 @@ def _valid_signal(name: str) -> bool:
     import signal as signals
 
     return name.startswith("SIG") and hasattr(signals, name) and not name.startswith("SIG_")
+
+
+LOG_CHUNK = 64 * 1024
+FOLLOW_POLL = 0.1  # seconds between looks at a followed log
+
+
+def _file_logs(
+    req: Request,
+    alloc: Alloc,
+    view: LogView,
+    offset: int,
+    origin: str,
+    plain: bool,
+    follow: bool,
+) -> Reply:
+    """A real task's rotated log files, streamed in bounded chunks (never all in memory)."""
+    sim = req.sim
+
+    def frame(chunk: bytes, index: int, end: int) -> bytes:
+        if plain:
+            return chunk
+        return json.dumps(
+            {"Offset": end, "Data": base64.b64encode(chunk).decode(), "File": view.file_name(index)}
+        ).encode()
+
+    def finished() -> bool:
+        with sim.store.lock:
+            return alloc.terminal or alloc.desired_status != "run"
+
+    def stream() -> Iterator[bytes]:
+        pos = view.seek(offset, origin)
+        while not sim.stopped.is_set():
+            data, pos, index = view.read(pos, LOG_CHUNK)
+            if data:
+                yield frame(data, index, pos.offset)
+                continue
+            if not follow or finished():
+                return
+            time.sleep(FOLLOW_POLL)
+
+    return Reply(
+        stream=stream(), content_type="text/plain; charset=utf-8" if plain else "application/json"
+    )

@@ -483,7 +483,7 @@ def create_alloc(
         modify_index=store_index,
         alloc_modify_index=store_index,
         modify_time=now_ns,
-        next_at=now + 1.0,
+        next_at=now + cluster.start_delay(group),
     )
     if canary:
         alloc.deployment_status = {

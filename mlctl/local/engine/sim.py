@@ -47,10 +47,12 @@ class NomadSim:
         clock: SimClock | None = None,
         tick_seconds: float = TICK_SECONDS,
         reconcile_every: float = 0.0,
+        bootstrap: bool = True,
     ) -> None:
         """``drivers`` run the tasks (default: every task simulated); ``clock`` replaces
         the scaled clock (``mlctl local`` runs on wall time); ``tick_seconds`` and
-        ``reconcile_every`` trade reaction time for idle CPU."""
+        ``reconcile_every`` trade reaction time for idle CPU; ``bootstrap=False`` skips
+        the ACL bootstrap (state restored from disk has its tokens)."""
         self.clock = clock or SimClock(time_scale)
         self.store = Store(self.clock)
         self.cluster = Cluster(self.store, region)
@@ -76,7 +78,7 @@ class NomadSim:
         with self.store.lock:
             for spec in default_cluster() if nodes is None else nodes:
                 self.cluster.add_node(spec)
-            if acl:
+            if acl and bootstrap:  # a restored runtime brings its own tokens
                 self.management_token = self.acls.bootstrap()["SecretID"]
 
     # ------------------------------------------------------------------ running
