@@ -40,6 +40,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "logout": LazyCommand("mlctl.cli.auth:logout", "Revoke and forget cached tokens."),
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
+    "local": LazyCommand("mlctl.cli.local:local", "Run a single-node runtime on this machine."),
+    "predict": LazyCommand("mlctl.cli.predict:predict", "Ask a deployed model for a prediction."),
 }
 
 EPILOG = """\b
