@@ -174,7 +174,12 @@ class Cluster:
         if job is None:
             return
         allocs = [a for a in self.allocs.values() if (a.namespace, a.job_id) == key]
-        if any(not a.terminal for a in allocs):
+        template = bool(job.get("Periodic")) or (
+            bool(job.get("ParameterizedJob")) and not job.get("Dispatched")
+        )
+        if template and not job["Stop"]:
+            status = "running"  # Nomad shows periodic/parameterized parents as running
+        elif any(not a.terminal for a in allocs):
             status = "running"
         elif job["Stop"] or allocs:
             status = "dead"
@@ -229,10 +234,15 @@ class Cluster:
             "JobID": job["ID"],
             "Namespace": job["Namespace"],
             "Summary": groups,
-            "Children": {"Pending": 0, "Running": 0, "Dead": 0},
+            "Children": self._children(key),
             "CreateIndex": job["CreateIndex"],
             "ModifyIndex": self.store.table_index["job_summary"],
         }
+
+    def _children(self, key: JobKey) -> JSON:
+        from .dispatch import children
+
+        return children(self, key[0], key[1])
 
     # ------------------------------------------------------------ evaluations
 

@@ -117,6 +117,7 @@ class Route:
     guard: Guard | None
     tables: tuple[str, ...]
     locked: bool
+    template: str = ""
 
 
 class Router:
@@ -136,7 +137,13 @@ class Router:
     ) -> None:
         regex = "^" + re.sub(r":(\w+)", r"(?P<\1>[^/]+)", path) + "$"
         regex = regex.replace("(?P<path>[^/]+)", "(?P<path>.+)")  # variable paths contain slashes
-        self.routes.append(Route(method, re.compile(regex), handler, guard, tables, locked))
+        if path.startswith("/v1/job/:id"):
+            # Job IDs may contain "/" (dispatched children: "parent/dispatch-..."); like
+            # Nomad, the known suffix decides the endpoint (longest template wins below).
+            regex = regex.replace("(?P<id>[^/]+)", "(?P<id>.+?)", 1)
+        route = Route(method, re.compile(regex), handler, guard, tables, locked)
+        route.template = path
+        self.routes.append(route)
 
     def route(
         self,
@@ -154,6 +161,7 @@ class Router:
 
     def dispatch(self, req: Request) -> Reply:
         allowed = []
+        best: tuple[Route, re.Match[str]] | None = None
         for route in self.routes:
             match = route.pattern.match(req.path)
             if not match:
@@ -161,6 +169,10 @@ class Router:
             if route.method != req.method:
                 allowed.append(route.method)
                 continue
+            if best is None or len(route.template) > len(best[0].template):
+                best = (route, match)
+        if best is not None:
+            route, match = best
             req.groups = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
             return self._run(route, req)
         if allowed:

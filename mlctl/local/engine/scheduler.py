@@ -89,6 +89,10 @@ class Reconciler:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> Outcome:
+        from .dispatch import is_parameterized
+
+        if is_parameterized(self.job) or self.job.get("Periodic"):
+            return self.outcome  # a template for dispatched/periodic children: never placed
         # A batch allocation that completed has done its work: it still fills its slot.
         kept = ("pending", "running", "failed") + (
             ("complete",) if self.job["Type"] in ("batch", "sysbatch") else ()
