@@ -75,8 +75,12 @@ def docker_info(environ: dict[str, str]) -> DriverInfo:
 
 
 def port_available(port: int) -> bool:
-    """Nobody on this host listens on ``port`` (tasks bind 127.0.0.1)."""
+    """Nobody on this host listens on ``port`` (tasks bind 127.0.0.1).
+
+    With SO_REUSEADDR, as servers bind: connections of a process that just died
+    (TIME_WAIT) do not make the port look taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
