@@ -223,8 +223,7 @@ def test_scale_up_down_to_zero_and_back(local):
         answer = local.post("/v1/job/web/scale", {"Count": count, "Target": {"Group": "g"}})
         assert answer.ok, answer.text
         local.running("web", count)
-        if count:
-            local.deployment("web", "successful")
+        local.deployment("web", "successful")  # scaling waits for the rollout, as in Nomad
     ports = {r["Port"] for r in local.get("/v1/service/web")}
     assert len(ports) == 1
     stopped = [a for a in local.allocs("web") if a["DesiredStatus"] == "stop"]

@@ -67,6 +67,22 @@ class Lifecycle:
                 self._reconciled_index = cluster.store.index
             cluster.store.commit()
 
+    def busy(self) -> bool:
+        """Something is in flight: a task starting or waiting to restart, a health
+        verdict or a deployment pending, a blocked evaluation waiting for room."""
+        cluster = self.cluster
+        with cluster.store.lock:
+            for alloc in cluster.allocs.values():
+                if alloc.desired_status != "run" or alloc.terminal:
+                    continue
+                if alloc.phase != "running":
+                    return True
+                if alloc.deployment_id and (alloc.deployment_status or {}).get("Healthy") is None:
+                    return True
+            if any(d["Status"] == "running" for d in cluster.deployments.values()):
+                return True
+            return any(e["Status"] == "blocked" for e in cluster.evals.values())
+
     def _reconcile_due(self) -> bool:
         if self.cluster.store.index != self._reconciled_index:
             return True

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 JSON = dict[str, Any]
 MAX_KILL_TIMEOUT = 30.0
-LOG_ROTATE_EVERY = 1.0  # seconds between log size checks
+LOG_ROTATE_EVERY = 5.0  # seconds between log size checks (files may overshoot a little)
 DEFAULT_KILL_SIGNAL = "SIGINT"
 
 

@@ -25,7 +25,8 @@ from .rawexec import RawExecRunner, kill_process
 from .sim import NomadSim
 from .topology import GpuSpec
 
-TICK_SECONDS = 0.1
+TICK_SECONDS = 0.1  # while tasks start, restart or wait for a health verdict
+IDLE_TICK_SECONDS = 1.0  # otherwise (and at once when a request changes something)
 RECONCILE_EVERY = 1.0
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 
@@ -113,6 +114,7 @@ def build_runtime(
         clock=SimClock.wall(start_wall),
         drivers=drivers,
         tick_seconds=TICK_SECONDS,
+        idle_tick_seconds=IDLE_TICK_SECONDS,
         reconcile_every=RECONCILE_EVERY,
         verbose=verbose,
         bootstrap=not restored,

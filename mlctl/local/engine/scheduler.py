@@ -11,6 +11,8 @@ per the reschedule policy (never those of a failed deployment).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,14 +202,10 @@ class Reconciler:
         )
         return dep
 
-    def _free_indexes(self, taken: set[int]) -> list[int]:
-        out: list[int] = []
-        i = 0
-        while len(out) < 1000:
-            if i not in taken:
-                out.append(i)
-            i += 1
-        return out
+    @staticmethod
+    def _free_indexes(taken: set[int]) -> Iterator[int]:
+        """Allocation indexes not in use, lowest first (lazily: most passes need none)."""
+        return (i for i in itertools.count() if i not in taken)
 
     # ------------------------------------------------------------------ per group
 
