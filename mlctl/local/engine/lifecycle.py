@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import jobspec
@@ -24,6 +25,7 @@ from .durations import format_duration
 from .scheduler import Reconciler
 
 JSON = dict[str, Any]
+GC_EVERY = 60.0  # real seconds between garbage collections (when a collector is set)
 
 
 class Lifecycle:
@@ -41,6 +43,9 @@ class Lifecycle:
         self.reconcile_every = reconcile_every
         self._reconciled_at = 0.0
         self._reconciled_index = -1
+        self.collector: Callable[[], int] | None = None
+        """Garbage collection of old terminal objects (``mlctl local``; see gc.py)."""
+        self._collected_at = time.monotonic()
         cluster.on_alloc_stop = self._stop_tasks
         cluster.start_delay = lambda group: (
             self.drivers.runner(group["Tasks"][0]["Driver"]).start_delay
@@ -65,6 +70,9 @@ class Lifecycle:
                     cluster.update_job_status(key)
                 self._reconciled_at = time.monotonic()
                 self._reconciled_index = cluster.store.index
+            if self.collector is not None and time.monotonic() - self._collected_at >= GC_EVERY:
+                self._collected_at = time.monotonic()
+                self.collector()
             cluster.store.commit()
 
     def busy(self) -> bool:

@@ -19,6 +19,7 @@ from .alloc import task_event
 from .cgroups import Cgroups
 from .clock import SimClock
 from .drivers import DriverInfo, Drivers
+from .gc import Thresholds, collect
 from .host import host_gpus, host_node
 from .persist import StateDB
 from .rawexec import RawExecRunner, kill_process
@@ -122,6 +123,7 @@ def build_runtime(
     runner = RawExecRunner(data_dir, sim.store.lock, cgroups, env)
     drivers.runners["raw_exec"] = runner
     sim.cluster.port_available = port_available
+    sim.lifecycle.collector = lambda: collect(sim.cluster, Thresholds(), runner.alloc_dir)
     node = host_node(drivers, data_dir, found_gpus)
     with sim.store.lock:
         if restored:
