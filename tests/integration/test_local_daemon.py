@@ -25,7 +25,7 @@ import requests
 from mlctl.errors import ExitStatus
 from mlctl.local import control
 from mlctl.local.paths import LocalPaths
-from tests.e2e.support import mlctl, mlctl_json
+from tests.e2e.support import make_bundle, mlctl, mlctl_json
 
 WAIT = 180.0
 IRIS = Path(__file__).resolve().parents[2] / "examples" / "iris"
@@ -88,7 +88,7 @@ def healthy_replicas() -> int:
     return int(detail["model"]["healthy"]) if status == 0 else -1
 
 
-def test_deploy_predict_scale_logs_and_the_front_door(runtime):
+def test_deploy_predict_scale_roll_back_logs_and_the_front_door(runtime, tmp_path):
     port = free_port()
     first = up(port)
     assert first["started"] and first["address"] == f"http://127.0.0.1:{port}"
@@ -123,6 +123,25 @@ def test_deploy_predict_scale_logs_and_the_front_door(runtime):
     assert gone.status == ExitStatus.UNREACHABLE and "no healthy endpoint" in gone.stderr
     assert mlctl("scale", "iris", "1").status == 0
     wait_for(predict_ok, "a prediction after scaling back up")
+    # the rollout of a count change ends when the replica has been healthy a while; only
+    # then is that version stable (a newer version would cancel it, as in Nomad)
+    wait_for(lambda: healthy_replicas() == 1, "the scale-up rollout to finish")
+
+    # plan, a second version, history, rollback: the same commands as on a cluster
+    plan = mlctl("plan", str(IRIS))
+    assert plan.status == 0, plan.stderr
+    v2 = make_bundle(tmp_path, "iris", version="2.0.0")
+    assert mlctl("deploy", str(v2), "--timeout", str(int(WAIT))).status == 0
+    status, history = mlctl_json("history", "iris")
+    assert status == 0 and [v["model_version"] for v in history][:2] == ["2.0.0", "1.0.0"]
+    rolled = mlctl("rollback", "iris")
+    assert rolled.status == 0, rolled.stderr
+    wait_for(
+        lambda: mlctl_json("status", "iris")[1]["model"]["version"] == "1.0.0"
+        and healthy_replicas() == 1,
+        "the rollback to 1.0.0 to be healthy",
+    )
+    wait_for(predict_ok, "a prediction after the rollback")
 
     logs = mlctl("logs", "iris", "--stderr")
     assert logs.status == 0 and "serving iris 1.0.0" in logs.stdout
@@ -133,6 +152,9 @@ def test_deploy_predict_scale_logs_and_the_front_door(runtime):
         f"http://127.0.0.1:{port}/v1/jobs", headers={"Host": "attacker.example:80"}, timeout=5
     )
     assert refused.status_code == 403
+
+    assert mlctl("stop", "iris", "--yes").status == 0
+    wait_for(lambda: not model_pids(runtime), "the stopped model's process to end")
 
     stopped = mlctl("local", "down")
     assert stopped.status == 0 and "stopped" in stopped.stdout
@@ -192,3 +214,28 @@ def test_status_of_a_stopped_runtime_says_how_to_start_it(runtime):
     result = mlctl("local", "status")
     assert result.status == ExitStatus.UNREACHABLE
     assert "not running (start it with: mlctl local up)" in result.stderr
+
+
+def test_engine_nomad_starts_an_agent_bootstraps_acls_and_stops_it(runtime, monkeypatch):
+    """Against a stand-in `nomad` (none can be installed here): the same plumbing."""
+    import sys
+
+    fake = Path(__file__).resolve().parents[1] / "fixtures" / "fake-nomad"
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("MLCTL_TEST_PYTHON", sys.executable)
+    port = free_port()
+    status, started = mlctl_json("local", "up", "--engine", "nomad", "--port", str(port))
+    assert status == 0, started
+    assert started["engine"] == "nomad"
+    assert 'plugin "raw_exec"' in runtime.nomad_config.read_text()
+    token = runtime.token.read_text().strip()
+    assert runtime.token.stat().st_mode & 0o777 == 0o600
+    agent = requests.get(
+        f"http://127.0.0.1:{port}/v1/acl/token/self", headers={"X-Nomad-Token": token}, timeout=5
+    )
+    assert agent.json()["Type"] == "management"  # the bootstrap token, kept for the context
+    assert mlctl("status").status == 0  # the context local reaches it with that token
+    info = mlctl_json("local", "status")[1]
+    assert info["engine"] == "nomad" and info["nodes"] == 3
+    assert mlctl("local", "down").status == 0
+    assert control.read_running(runtime) is None
