@@ -6,7 +6,16 @@ import functools
 import threading
 from typing import Any
 
-from . import routes_acl, routes_allocs, routes_cluster, routes_events, routes_jobs, routes_sim
+from . import (
+    routes_acl,
+    routes_acl_auth,
+    routes_allocs,
+    routes_cluster,
+    routes_events,
+    routes_jobs,
+    routes_sim,
+)
+from .acl_auth import AclAuth
 from .acl_store import AclStore
 from .alloc import Alloc
 from .clock import SimClock
@@ -60,6 +69,7 @@ class NomadSim:
         self.store = Store(self.clock)
         self.cluster = Cluster(self.store, region)
         self.acls = AclStore(self.cluster, acl)
+        self.acl_auth = AclAuth(self.acls)  # roles, auth methods, binding rules, login
         self.variables = Variables(self.cluster)
         self.lifecycle = Lifecycle(self.cluster, drivers, reconcile_every)
         self.tick_seconds = tick_seconds
@@ -70,6 +80,7 @@ class NomadSim:
             routes_allocs,
             routes_cluster,
             routes_acl,
+            routes_acl_auth,
             routes_events,
             routes_sim,
         ):
