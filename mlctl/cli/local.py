@@ -81,6 +81,7 @@ def up(ctx: click.Context, port: int | None, engine: str, no_use: bool) -> None:
     if settings.output == "json":
         emit(payload, "json")
         return
+    _warn_without_serve_extra()
     verb = "started" if started else "already running"
     click.echo(
         f"mlctl local {verb} at {running.address} (pid {running.pid}, {running.engine} engine)"
@@ -160,3 +161,19 @@ def logs(ctx: click.Context, follow: bool, tail: int | None) -> None:
             sys.stdout.flush()
     except KeyboardInterrupt:
         return
+
+
+def _warn_without_serve_extra() -> None:
+    """Models run `python -m mlctl serve` with this interpreter: it needs the serve extra."""
+    import importlib.util
+
+    from mlctl.extras import install_hint
+
+    missing = [
+        m for m in ("starlette", "uvicorn", "sklearn") if importlib.util.find_spec(m) is None
+    ]
+    if missing:
+        note(
+            f"warning: models deployed here run `{sys.executable} -m mlctl serve`, and this "
+            f"Python lacks the model server ({', '.join(missing)}): {install_hint('serve')}"
+        )

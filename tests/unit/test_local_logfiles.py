@@ -62,5 +62,5 @@ def test_a_reader_moves_on_when_its_file_was_dropped(tmp_path):
     log_dir.mkdir()
     (log_dir / "server.stderr.5").write_bytes(b"newest\n")
     view = LogView(log_dir, "server", "stderr")
-    data, pos, index = view.read(Position(2, 10), 100)  # file 2 is long gone
+    data, _, index = view.read(Position(2, 10), 100)  # file 2 is long gone
     assert (data, index) == (b"newest\n", 5)
