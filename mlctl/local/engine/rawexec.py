@@ -122,6 +122,8 @@ class RawExecRunner:
         self.procs: dict[tuple[str, str], Proc] = {}
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="raw_exec")
         self._rotated_at: dict[str, float] = {}
+        self.closing = False
+        """Set by ``kill_everything``: a start that finishes afterwards is killed at once."""
 
     def close(self) -> None:
         self.checker.stop()
@@ -299,6 +301,9 @@ class RawExecRunner:
         now_ns = lc.cluster.now_ns()
         for name, outcome in outcomes:
             if isinstance(outcome, Proc):
+                if self.closing:
+                    kill_process(outcome, signals.SIGKILL, 0.0)  # the runtime is stopping
+                    continue
                 if alloc.desired_status != "run" or alloc.terminal:
                     self._kill_async(lc, alloc, name, outcome)  # stopped while starting
                     continue
@@ -521,6 +526,7 @@ class RawExecRunner:
     def kill_everything(self, lc: Lifecycle) -> None:
         """``mlctl local down``: every task gets its kill signal, all in parallel."""
         with self.lock:
+            self.closing = True
             work = []
             for (alloc_id, name), proc in list(self.procs.items()):
                 alloc = lc.cluster.allocs.get(alloc_id)
