@@ -458,3 +458,32 @@ def test_a_job_larger_than_the_host_is_explained_by_plan(local):
     plan = local.api.job.plan_job("huge", {"Job": job}, diff=True)
     failed = plan["FailedTGAllocs"]["g"]
     assert failed["DimensionExhausted"] == {"memory": 1}
+
+
+def test_restart_and_signal_reach_the_real_process(local):
+    script = "trap 'echo got-usr1' USR1; echo started; while :; do sleep 0.1; done"
+    local.register(shell_job("worker", script, task='kill_signal = "SIGTERM"'))
+    (alloc,) = local.running("worker")
+    wait_for(lambda: "started" in local.logs(alloc["ID"]), "the trap to be set")
+    first = local.pid(alloc["ID"])
+    answer = local.post(f"/v1/client/allocation/{alloc['ID']}/signal", {"Signal": "SIGUSR1"})
+    assert answer.ok, answer.text
+    wait_for(lambda: "got-usr1" in local.logs(alloc["ID"]), "the signal to arrive")
+    assert (
+        local.post(f"/v1/client/allocation/{alloc['ID']}/signal", {"Signal": "SIGNOPE"}).status_code
+        == 400
+    )
+    assert local.post(f"/v1/client/allocation/{alloc['ID']}/restart", {}).ok
+    wait_for(
+        lambda: (
+            local.alloc(alloc["ID"])["TaskStates"]["t"]["Restarts"] == 1
+            and local.alloc(alloc["ID"])["ClientStatus"] == "running"
+            and (alloc["ID"], "t") in local.runtime.runner.procs
+        ),
+        "the task to restart in place",
+    )
+    assert local.pid(alloc["ID"]) != first
+    assert not psutil.pid_exists(first) or psutil.Process(first).status() == psutil.STATUS_ZOMBIE
+    kinds = [kind for kind, _ in local.events(alloc["ID"])]
+    assert kinds[-4:] == ["Restart Signaled", "Terminated", "Restarting", "Started"]
+    assert local.logs(alloc["ID"]).count("started") == 2  # the same log files go on
