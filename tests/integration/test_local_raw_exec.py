@@ -487,3 +487,34 @@ def test_restart_and_signal_reach_the_real_process(local):
     kinds = [kind for kind, _ in local.events(alloc["ID"])]
     assert kinds[-4:] == ["Restart Signaled", "Terminated", "Restarting", "Started"]
     assert local.logs(alloc["ID"]).count("started") == 2  # the same log files go on
+
+
+def test_templates_read_the_jobs_own_variables_into_env_and_files(local):
+    template = """
+      template {
+        data        = "{{ with nomadVar \\"nomad/jobs/mon\\" }}ROLE_ID={{ .role_id }}{{ end }}"
+        destination = "secrets/approle.env"
+        env         = true
+      }
+      template {
+        data        = "level: info"
+        destination = "local/monitor.yaml"
+      }
+    """
+    script = 'echo "role=$ROLE_ID"; cat local/monitor.yaml; echo; exec sleep 300'
+    local.register(shell_job("mon", script, task=template, extra=RESTART_ONCE))
+    first = wait_for(lambda: local.allocs("mon"), "an allocation")[0]
+    wait_for(
+        lambda: any(
+            kind == "Template" and "Missing: nomad.var.block(nomad/jobs/mon" in message
+            for kind, message in local.events(first["ID"])
+        ),
+        "the missing variable to be reported",
+    )
+    local.api.variable.create_variable("nomad/jobs/mon", {"Items": {"role_id": "r-42"}})
+    running = wait_for(
+        lambda: [a for a in local.allocs("mon") if a["ClientStatus"] == "running"],
+        "a running allocation once the variable exists",
+    )[0]
+    wait_for(lambda: "role=r-42" in local.logs(running["ID"]), "the rendered environment")
+    assert "level: info" in local.logs(running["ID"])

@@ -26,6 +26,7 @@ import signal as signals
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from .cgroups import Cgroups
 from .checks import Checker, specs_for
 from .fetch import ArtifactError, fetch
 from .taskenv import TaskPaths, interpolate_value, nomad_variables, task_environment
+from .templates import TemplateError, render_task_templates
 
 if TYPE_CHECKING:
     from .lifecycle import Lifecycle
@@ -122,6 +124,8 @@ class RawExecRunner:
         self.procs: dict[tuple[str, str], Proc] = {}
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="raw_exec")
         self._rotated_at: dict[str, float] = {}
+        self.read_variable: Callable[[str, str], Mapping[str, str] | None] = lambda ns, path: None
+        """How templates read Nomad variables (the runtime wires the engine's store in)."""
         self.closing = False
         """Set by ``kill_everything``: a start that finishes afterwards is killed at once."""
 
@@ -190,6 +194,8 @@ class RawExecRunner:
             "env": env,
             "node": alloc.node,
             "payload": alloc.job.get("Payload"),
+            "namespace": alloc.namespace,
+            "job_id": alloc.job_id,
             "cgroup_name": f"{alloc.id}.{name}",
         }
 
@@ -223,6 +229,19 @@ class RawExecRunner:
                 except ArtifactError as exc:
                     raise StartError("Failed Artifact Download", str(exc)) from exc
             self._write_payload(task, plan["payload"], paths)
+        try:
+            env.update(
+                render_task_templates(
+                    task,
+                    Path(paths.task_dir),
+                    env,
+                    self.read_variable,
+                    plan["namespace"],
+                    plan["job_id"],
+                )
+            )
+        except TemplateError as exc:
+            raise StartError("Template", str(exc)) from exc
         config = interpolate_value(task.get("Config") or {}, env, node)
         command = config.get("command")
         if not isinstance(command, str) or not command:

@@ -122,6 +122,7 @@ def build_runtime(
     )
     runner = RawExecRunner(data_dir, sim.store.lock, cgroups, env)
     drivers.runners["raw_exec"] = runner
+    runner.read_variable = lambda namespace, path: _variable_items(sim, namespace, path)
     sim.cluster.port_available = port_available
     sim.lifecycle.collector = lambda: collect(sim.cluster, Thresholds(), runner.alloc_dir)
     node = host_node(drivers, data_dir, found_gpus)
@@ -215,3 +216,9 @@ def _kill_leftover(handle: dict[str, object]) -> None:
     if _alive(pid, created):
         with contextlib.suppress(OSError):
             kill_process(Proc(pid, created), 9, 0.0)
+
+
+def _variable_items(sim: NomadSim, namespace: str, path: str) -> dict[str, str] | None:
+    with sim.store.lock:
+        variable = sim.variables.get(namespace, path)
+        return dict(variable["Items"]) if variable else None
