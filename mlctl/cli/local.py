@@ -10,12 +10,6 @@ from mlctl.cli.main import state
 from mlctl.output import emit, note
 
 
-def _paths(ctx: click.Context) -> object:
-    from mlctl.local.paths import LocalPaths
-
-    return LocalPaths(state(ctx).settings().local_dir)
-
-
 @click.group()
 def local() -> None:
     """Run mlctl's own single-node Nomad runtime on this machine (no cluster needed).
