@@ -4,9 +4,10 @@ One command:  python bench/local_runtime.py [--models 10] [--deploys 3] [--idle-
 
 Starts ``mlctl local up`` in a throw-away state directory on a free port, then:
 
-1. deploy -> healthy: the wall time of ``mlctl deploy examples/iris`` (the command
-   returns once Nomad's deployment is healthy), median of ``--deploys`` runs, each
-   after ``mlctl stop iris --purge``.  Target (issue 11): < 5 s on 2 cores.
+1. deploy -> healthy: from starting ``mlctl deploy examples/iris`` to the moment the
+   deployment is marked healthy (its ``ModifyTime``), and to the command's return
+   (which also pays the CLI's exit), median of ``--deploys`` runs, each after
+   ``mlctl stop iris --purge``.  Target (issue 11): < 5 s on 2 cores.
 2. the README's first command after pip: ``mlctl local up && mlctl deploy examples/iris
    && mlctl predict iris ...`` from a stopped runtime, once.
 3. idle: deploys ``--models`` copies of iris (1 replica each, all healthy), waits for
@@ -33,6 +34,7 @@ import time
 from pathlib import Path
 
 import psutil
+import requests
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,6 +78,19 @@ class Env:
             raise SystemExit(f"mlctl {' '.join(args)} failed ({done.returncode}): {done.stderr}")
         return elapsed, done
 
+    def healthy_at(self, job: str) -> float:
+        """When the job's latest deployment became successful (Unix seconds)."""
+        status = json.loads((self.root / "local" / "daemon.json").read_text())
+        token = (self.root / "local" / "management.token").read_text().strip()
+        deployment = requests.get(
+            f"{status['address']}/v1/job/{job}/deployment",
+            headers={"X-Nomad-Token": token},
+            timeout=10,
+        ).json()
+        if deployment["Status"] != "successful":
+            raise SystemExit(f"{job}: deployment is {deployment['Status']}")
+        return float(deployment["ModifyTime"]) / 1e9
+
     def daemon(self) -> psutil.Process:
         status = json.loads((self.root / "local" / "daemon.json").read_text())
         return psutil.Process(int(status["pid"]))
@@ -105,17 +120,22 @@ def main() -> int:
     port = str(free_port())
     try:
         env.run("local", "up", "--port", port)
-        times = []
+        times, healthy = [], []
         for _ in range(args.deploys):
+            started = time.time()
             elapsed, _ = env.run("deploy", str(IRIS), "--timeout", "300")
             times.append(elapsed)
+            healthy.append(env.healthy_at("mlctl-iris") - started)
             env.run("stop", "iris", "--purge", "--yes")
-        median = statistics.median(times)
-        print(
-            f"deploy -> healthy (mlctl deploy examples/iris): median {median:.2f} s of "
-            f"{', '.join(f'{t:.2f}' for t in times)} vs target < {TARGET_DEPLOY_S:.0f} s: "
-            f"{verdict(median, TARGET_DEPLOY_S)}"
-        )
+        for label, values in (
+            ("deploy -> deployment healthy (Nomad's ModifyTime)", healthy),
+            ("deploy -> command returned (mlctl deploy's wall time)", times),
+        ):
+            median = statistics.median(values)
+            print(
+                f"{label}: median {median:.2f} s of {', '.join(f'{t:.2f}' for t in values)} "
+                f"vs target < {TARGET_DEPLOY_S:.0f} s: {verdict(median, TARGET_DEPLOY_S)}"
+            )
         env.run("local", "down")
         first = 0.0
         for command in (
