@@ -518,3 +518,17 @@ def test_templates_read_the_jobs_own_variables_into_env_and_files(local):
     )[0]
     wait_for(lambda: "role=r-42" in local.logs(running["ID"]), "the rendered environment")
     assert "level: info" in local.logs(running["ID"])
+
+
+def test_docker_tasks_are_not_placed_and_plan_says_why(local):
+    docker = local.api.jobs.parse(
+        'job "boxed" {\n group "g" {\n task "t" {\n driver = "docker"\n'
+        ' config {\n image = "redis:7"\n }\n }\n }\n}\n'
+    )
+    plan = local.api.job.plan_job("boxed", {"Job": docker}, diff=True)
+    assert plan["FailedTGAllocs"]["g"]["ConstraintFiltered"] == {"missing drivers": 1}
+    node = local.api.nodes.get_nodes()[0]
+    assert (
+        node["Drivers"]["docker"]["Detected"] is False or not node["Drivers"]["docker"]["Healthy"]
+    )
+    assert node["Drivers"]["raw_exec"]["Healthy"] is True
