@@ -76,6 +76,12 @@ job "mlctl-iris" {
         runtime    = "nvidia"
       }
 
+      # SIGTERM starts the server's drain (serving.drain_timeout_s); Nomad's default 5 s
+      # would cut it short. Clients cap this at their max_kill_timeout (default 30 s).
+      # raw_exec's default kill signal is SIGINT: name SIGTERM for both drivers.
+      kill_signal  = "SIGTERM"
+      kill_timeout = "30s"
+
       artifact {
         source      = "https://store.example.com/models/iris/3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f.tar.gz"
         destination = "local/bundle"
