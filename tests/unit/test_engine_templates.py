@@ -1,73 +1,35 @@
-"""The engine's template renderer and the workload-identity variable rules it reads with."""
+"""The workload-identity variable rules and the template forms environments and training use."""
 
 from __future__ import annotations
 
-import pytest
-
 from mlctl.local.engine.acl import Grant, WorkloadClaim, parse_policy
-from mlctl.local.engine.templates import (
-    TemplateFailed,
-    TemplateMissing,
-    parse_env,
-    render_task_templates,
-    render_template,
-)
+from mlctl.local.engine.templates import parse_env_file, render, render_task_templates
 
 TOKEN_TEMPLATE = '{{ with nomadVar "nomad/jobs/env-a" }}JUPYTER_TOKEN={{ .token }}\n{{ end }}'
 
 
-def lookup(items: dict[str, dict[str, str]]):  # type: ignore[no-untyped-def]
-    def read(path: str) -> dict[str, str] | None:
-        if path.startswith("secret/"):
-            raise PermissionError(path)
-        return items.get(path)
-
-    return read
-
-
-def test_renders_a_variable_into_env_lines() -> None:
-    rendered = render_task_templates(
-        [{"EmbeddedTmpl": TOKEN_TEMPLATE, "DestPath": "secrets/env", "Envvars": True}],
-        lookup({"nomad/jobs/env-a": {"token": "s3cr3t"}}),
-        namespace="team-a",
-    )
-    assert rendered[0].env == {"JUPYTER_TOKEN": "s3cr3t"}
-    assert rendered[0].destination == "secrets/env"
-
-
 def test_index_form_and_missing_key() -> None:
     data = '{{ with nomadVar "p" }}{{ index . "a-b" }}/{{ .zzz }}{{ end }}'
-    assert render_template(data, lookup({"p": {"a-b": "1"}}), namespace="n", region="r") == (
-        "1/<no value>"
-    )
+    assert render(data, {}, lambda ns, path: {"a-b": "1"}, "n", "p") == "1/<no value>"
 
 
-def test_missing_variable_waits_like_nomad() -> None:
-    with pytest.raises(
-        TemplateMissing, match=r"Missing: nomadVar.block\(nomad/jobs/env-a@ns.global\)"
-    ):
-        render_template(TOKEN_TEMPLATE, lookup({}), namespace="ns", region="global")
-
-
-def test_denied_variable_fails_and_unknown_functions_are_refused() -> None:
-    with pytest.raises(TemplateFailed, match="Permission denied"):
-        render_template(
-            '{{ with nomadVar "secret/x" }}{{ end }}', lookup({}), namespace="n", region="g"
-        )
-    with pytest.raises(TemplateFailed, match="unsupported"):
-        render_template('{{ env "HOME" }}', lookup({}), namespace="n", region="g")
-    with pytest.raises(TemplateFailed, match="without"):
-        render_template('{{ with nomadVar "p" }}', lookup({"p": {}}), namespace="n", region="g")
-
-
-def test_env_parsing_follows_dotenv_rules() -> None:
-    assert parse_env('# c\nA=1\nexport B="two words"\nC=\n') == {
-        "A": "1",
-        "B": "two words",
-        "C": "",
+def test_the_workspace_token_reaches_the_task_env_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    task = {
+        "Templates": [
+            {"EmbeddedTmpl": TOKEN_TEMPLATE, "DestPath": "secrets/env", "Envvars": True},
+            {"EmbeddedTmpl": "numpy\n", "DestPath": "local/requirements.txt"},
+        ]
     }
-    with pytest.raises(TemplateFailed, match="line 1"):
-        parse_env("not a pair")
+    store = {("team-a", "nomad/jobs/env-a"): {"token": "s3cr3t"}}
+    added = render_task_templates(
+        task, tmp_path, {}, lambda ns, path: store.get((ns, path)), "team-a", "env-a"
+    )
+    assert added == {"JUPYTER_TOKEN": "s3cr3t"}
+    assert (tmp_path / "local" / "requirements.txt").read_text() == "numpy\n"
+
+
+def test_env_files_skip_comments() -> None:
+    assert parse_env_file('# c\nA=1\nB="two words"\n') == {"A": "1", "B": "two words"}
 
 
 POLICY = """
@@ -112,52 +74,3 @@ def test_workload_identity_reads_only_its_own_job_paths() -> None:
     # An exact policy path wins over the implicit workload access.
     pinned = Grant(False, [parse_policy(POLICY)], claim=WorkloadClaim("team-a", "pinned", "g", "t"))
     assert not pinned.allow_variable("team-a", "nomad/jobs/pinned", "read")
-
-
-def test_workload_lookup_reads_as_the_task() -> None:
-    from mlctl.local.engine.templates import claim_for, workload_lookup
-
-    store = {
-        ("team-a", "nomad/jobs/mlctl-train-r1"): {"Items": {"store_user": "u"}},
-        ("team-a", "nomad/jobs/other"): {"Items": {"x": "y"}},
-    }
-    child = {
-        "ID": "mlctl-train-r1/dispatch-1-abc",
-        "ParentID": "mlctl-train-r1",
-        "Namespace": "team-a",
-    }
-    read = workload_lookup(
-        lambda ns, path: store.get((ns, path)), claim_for(child, "trial", "trial")
-    )
-    assert read("nomad/jobs/mlctl-train-r1") == {"store_user": "u"}
-    assert read("nomad/jobs/mlctl-train-r1/trial") is None  # allowed, absent: the template waits
-    with pytest.raises(PermissionError):
-        read("nomad/jobs/other")
-
-
-def test_render_and_write_for_a_task(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import stat
-
-    from mlctl.local.engine.templates import render_for_task, write_templates
-
-    job = {"ID": "mlctl-env-nb", "Namespace": "team-a"}
-    task = {
-        "Name": "jupyter",
-        "Templates": [
-            {
-                "EmbeddedTmpl": TOKEN_TEMPLATE.replace("env-a", "mlctl-env-nb"),
-                "DestPath": "secrets/j.env",
-                "Envvars": True,
-            },
-            {"EmbeddedTmpl": "numpy\n", "DestPath": "local/requirements.txt", "Envvars": False},
-        ],
-    }
-    store = {("team-a", "nomad/jobs/mlctl-env-nb"): {"Items": {"token": "t0ken-value"}}}
-    rendered = render_for_task(lambda ns, path: store.get((ns, path)), job, "env", task)
-    assert rendered[0].env == {"JUPYTER_TOKEN": "t0ken-value"}
-    write_templates(rendered, tmp_path)
-    secret = tmp_path / "secrets" / "j.env"
-    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    assert (tmp_path / "local" / "requirements.txt").read_text() == "numpy\n"
-    with pytest.raises(TemplateFailed, match="escapes"):
-        write_templates([type(rendered[0])("../x", "", None)], tmp_path)

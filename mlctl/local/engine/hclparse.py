@@ -515,7 +515,7 @@ TASK = Block(
         "identity": ("Identities", FREEFORM, "anylist"),
         "consul": ("Consul", FREEFORM, "any"),
         "volume_mount": ("VolumeMounts", VOLUME_MOUNT, MANY),
-        "dispatch_payload": ("DispatchPayload", FREEFORM, "any"),
+        "dispatch_payload": ("DispatchPayload", Block(attrs={"file": ("File", string)}), ONE),
     },
     label="Name",
 )

@@ -1,204 +1,153 @@
-"""Task ``template`` blocks: the consul-template subset mlctl's jobs use, rendered as Nomad does.
+"""The ``template`` block for real tasks: the subset of consul-template mlctl's jobs use.
 
-Nomad renders each template with consul-template before the task starts, reading Nomad
-Variables with the task's workload identity.  mlctl's jobs only need a secret copied from
-the job's own variable into the environment, so this renderer implements:
-
-- literal text;
-- ``{{ with nomadVar "PATH" }} … {{ end }}`` (the body sees the variable's items);
-- ``{{ .key }}`` and ``{{ index . "key" }}`` inside it.
-
-Anything else is refused with the name of the construct (a stricter-than-Nomad choice:
-rendering it wrong would be worse).  A variable that does not exist yet makes the template
-wait, as Nomad's does ("Missing: nomadVar.block(…)"); a variable the workload may not read
-fails the task.  ``env = true`` output is parsed as ``KEY=VALUE`` lines (godotenv rules).
+Rendered once before the task starts (and again at each restart) into ``destination``
+(relative to the task directory, never outside it), with ``perms``; ``env = true``
+templates are also read as ``KEY=VALUE`` lines into the task's environment, as Nomad
+does.  Supported actions: literal text, ``{{ env "NAME" }}``, ``{{ with nomadVar "PATH" }}
+… {{ end }}`` with ``{{ .key }}`` and ``{{ index . "key" }}`` inside it, ``{{-``/``-}}``
+trimming and custom delimiters.  A task reads, without any policy, the variables of its
+own job (``nomad/jobs/<job>`` and below; a dispatched child, its parent's) — Nomad's
+implicit workload-identity access; other paths are refused.  A missing variable fails the
+start with Nomad's "Missing: nomad.var.block(…)" text (the restart policy retries), and
+re-rendering on a variable change (``change_mode``) is not done: mlctl local renders at
+start.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .acl import Grant, Policy, WorkloadClaim
-
-_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
-_WITH_VAR = re.compile(r'^with\s+nomadVar\s+"([^"]+)"$')
-_FIELD = re.compile(r"^\.([A-Za-z_][A-Za-z0-9_]*)$")
-_INDEX = re.compile(r'^index\s+\.\s+"([^"]*)"$')
-_ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
+JSON = dict[str, Any]
+VariableReader = Callable[[str, str], Mapping[str, str] | None]
 
 
-class TemplateMissing(Exception):
-    """A variable the template reads does not exist (yet): the task waits for it."""
+class TemplateError(Exception):
+    """A template could not be rendered; the text goes into the task's "Template" event."""
 
 
-class TemplateFailed(Exception):
-    """The template cannot render: unsupported construct or permission denied."""
+@dataclass
+class _Frame:
+    dot: Mapping[str, str] | None
+    emitting: bool
 
 
-#: Looks up a variable's items by path; raises PermissionError when the workload may not.
-VariableLookup = Callable[[str], Mapping[str, str] | None]
+def _tokens(text: str, left: str, right: str) -> list[tuple[str, str]]:
+    """("text", s) and ("action", s) pieces, with ``{{-``/``-}}`` trimming applied."""
+    pattern = re.compile(re.escape(left) + r"(-?)(.*?)(-?)" + re.escape(right), re.S)
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for match in pattern.finditer(text):
+        literal = text[pos : match.start()]
+        if match.group(1):
+            literal = literal.rstrip()
+        out.append(("text", literal))
+        out.append(("action", match.group(2).strip()))
+        pos = match.end()
+        if match.group(3):
+            rest = text[pos:]
+            pos += len(rest) - len(rest.lstrip())
+    out.append(("text", text[pos:]))
+    return out
 
 
-@dataclass(frozen=True)
-class RenderedTemplate:
-    destination: str
-    text: str
-    env: dict[str, str] | None
-
-
-def render_template(data: str, lookup: VariableLookup, *, namespace: str, region: str) -> str:
-    """Render ``data``; the lookup answers for the workload's namespace."""
+def render(
+    text: str,
+    env: Mapping[str, str],
+    read_variable: VariableReader,
+    namespace: str,
+    allowed_prefix: str,
+    delimiters: tuple[str, str] = ("{{", "}}"),
+) -> str:
+    """Render one template's text; raises TemplateError naming what is unsupported."""
+    stack = [_Frame(None, True)]
     out: list[str] = []
-    scope: Mapping[str, str] | None = None
-    position = 0
-    for match in _ACTION.finditer(data):
-        text = data[position : match.start()]
-        position = match.end()
-        out.append(_trim(text, match.group(0)))
-        action = match.group(1).strip()
-        var = _WITH_VAR.match(action)
-        if var:
-            if scope is not None:
-                raise TemplateFailed("nested {{ with }} blocks are not supported")
-            scope = _read(var.group(1), lookup, namespace, region)
+    for kind, value in _tokens(text, *delimiters):
+        frame = stack[-1]
+        if kind == "text":
+            if frame.emitting:
+                out.append(value)
             continue
-        if action == "end":
-            if scope is None:
-                raise TemplateFailed("{{ end }} without {{ with }}")
-            scope = None
+        if value == "end":
+            if len(stack) == 1:
+                raise TemplateError("template: unexpected {{ end }}")
+            stack.pop()
             continue
-        out.append(_field(action, scope))
-    if scope is not None:
-        raise TemplateFailed("{{ with }} without {{ end }}")
-    out.append(data[position:])
+        match = re.fullmatch(r'with\s+nomadVar\s+"([^"]+)"', value)
+        if match:
+            path = match.group(1)
+            if path != allowed_prefix and not path.startswith(allowed_prefix + "/"):
+                raise TemplateError(
+                    f'template: nomadVar "{path}": permission denied (a task reads '
+                    f"{allowed_prefix} and below without a policy)"
+                )
+            items = read_variable(namespace, path) if frame.emitting else None
+            if frame.emitting and items is None:
+                raise TemplateError(f"Missing: nomad.var.block({path}@{namespace}.global)")
+            stack.append(_Frame(items, frame.emitting and bool(items)))
+            continue
+        if not frame.emitting:
+            continue
+        out.append(_value(value, frame, env))
+    if len(stack) != 1:
+        raise TemplateError("template: missing {{ end }}")
     return "".join(out)
 
 
-def _trim(text: str, action: str) -> str:
-    return text.rstrip() if action.startswith("{{-") else text
+def _value(action: str, frame: _Frame, env: Mapping[str, str]) -> str:
+    match = re.fullmatch(r'env\s+"([^"]+)"', action)
+    if match:
+        return env.get(match.group(1), "")
+    match = re.fullmatch(r"\.([A-Za-z_][A-Za-z0-9_]*)", action)
+    if match and frame.dot is not None:
+        return str(frame.dot.get(match.group(1), "<no value>"))
+    match = re.fullmatch(r'index\s+\.\s+"([^"]*)"', action)
+    if match and frame.dot is not None:  # keys that are not identifiers (``a-b``)
+        return str(frame.dot.get(match.group(1), "<no value>"))
+    raise TemplateError(f"template: {{{{ {action} }}}} is not supported by mlctl local")
 
 
-def _read(path: str, lookup: VariableLookup, namespace: str, region: str) -> Mapping[str, str]:
-    where = f"nomadVar.block({path}@{namespace}.{region})"
-    try:
-        items = lookup(path)
-    except PermissionError:
-        raise TemplateFailed(f"{where}: Permission denied") from None
-    if items is None:
-        raise TemplateMissing(f"Missing: {where}")
-    return items
-
-
-def _field(action: str, scope: Mapping[str, str] | None) -> str:
-    key_match = _FIELD.match(action) or _INDEX.match(action)
-    if key_match is None:
-        raise TemplateFailed(f"unsupported template action {{{{ {action} }}}}")
-    if scope is None:
-        raise TemplateFailed(f"{{{{ {action} }}}} outside a {{{{ with nomadVar }}}} block")
-    return scope.get(key_match.group(1), "<no value>")
-
-
-def parse_env(text: str) -> dict[str, str]:
-    """``KEY=VALUE`` lines as Nomad reads an ``env = true`` template (comments, quotes)."""
+def parse_env_file(text: str) -> dict[str, str]:
+    """``env = true`` templates: ``KEY=VALUE`` lines (blank lines and ``#`` comments skipped)."""
     env: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        match = _ENV_LINE.match(stripped)
-        if match is None:
-            raise TemplateFailed(f"env template line {number}: expected KEY=VALUE")
-        value = match.group(2).strip()
-        if value[:1] in {'"', "'"}:
-            try:
-                parts = shlex.split(value)
-            except ValueError as exc:
-                raise TemplateFailed(f"env template line {number}: {exc}") from None
-            value = parts[0] if parts else ""
-        env[match.group(1)] = value
+        key, sep, value = stripped.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
+            raise TemplateError(f"template: env file line {number} is not KEY=VALUE")
+        env[key.strip()] = value.strip().strip('"')
     return env
 
 
 def render_task_templates(
-    templates: list[Mapping[str, object]],
-    lookup: VariableLookup,
-    *,
+    task: JSON,
+    task_dir: Path,
+    env: dict[str, str],
+    read_variable: VariableReader,
     namespace: str,
-    region: str = "global",
-) -> list[RenderedTemplate]:
-    """Every ``Templates[]`` entry of a task, rendered; env templates parsed."""
-    rendered = []
-    for template in templates:
+    job_id: str,
+) -> dict[str, str]:
+    """Write every template of the task; returns the variables of ``env = true`` ones."""
+    added: dict[str, str] = {}
+    for template in task.get("Templates") or []:
         if template.get("SourcePath"):
-            raise TemplateFailed("template source files are not supported; use data")
-        data = str(template.get("EmbeddedTmpl") or "")
-        text = render_template(data, lookup, namespace=namespace, region=region)
-        env = parse_env(text) if template.get("Envvars") else None
-        rendered.append(RenderedTemplate(str(template.get("DestPath") or ""), text, env))
-    return rendered
-
-
-def claim_for(job: Mapping[str, object], group: str, task: str) -> WorkloadClaim:
-    """The task's workload identity: a dispatched or periodic child claims its parent."""
-    job_id = str(job.get("ParentID") or job.get("ID") or "")
-    return WorkloadClaim(str(job.get("Namespace") or "default"), job_id, group, task)
-
-
-def workload_lookup(
-    read_variable: Callable[[str, str], Mapping[str, object] | None],
-    claim: WorkloadClaim,
-    policies: list[Policy] | None = None,
-) -> VariableLookup:
-    """Variable reads as the task: its implicit workload policy plus any policies attached
-    to the job; ``read_variable(namespace, path)`` returns the stored variable or None."""
-    grant = Grant(False, list(policies or []), claim=claim)
-
-    def read(path: str) -> Mapping[str, str] | None:
-        if not grant.allow_variable(claim.namespace, path, "read"):
-            raise PermissionError(path)
-        var = read_variable(claim.namespace, path)
-        if var is None:
-            return None
-        items = var.get("Items")
-        return {str(k): str(v) for k, v in items.items()} if isinstance(items, dict) else {}
-
-    return read
-
-
-def render_for_task(
-    read_variable: Callable[[str, str], Mapping[str, object] | None],
-    job: Mapping[str, object],
-    group: str,
-    task: Mapping[str, object],
-) -> list[RenderedTemplate]:
-    """A task's templates rendered as the task (its workload identity); may raise
-    TemplateMissing (the task waits) or TemplateFailed (the task fails)."""
-    templates = task.get("Templates") or []
-    if not isinstance(templates, list) or not templates:
-        return []
-    claim = claim_for(job, group, str(task.get("Name") or ""))
-    lookup = workload_lookup(read_variable, claim)
-    return render_task_templates(templates, lookup, namespace=claim.namespace)
-
-
-def write_templates(rendered: list[RenderedTemplate], task_dir: Path) -> None:
-    """Each destination inside the task directory; files in ``secrets/`` are 0600."""
-    root = task_dir.resolve()
-    for template in rendered:
-        if not template.destination:
-            continue
-        target = (root / template.destination).resolve()
-        if root not in target.parents:
-            raise TemplateFailed(
-                f"template destination escapes the task directory: {template.destination}"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        secret = (root / "secrets") in target.parents
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(template.text)
+            raise TemplateError("template: source files are not supported by mlctl local; use data")
+        text = str(template.get("EmbeddedTmpl") or "")
+        delimiters = (template.get("LeftDelim") or "{{", template.get("RightDelim") or "}}")
+        rendered = render(
+            text, {**env, **added}, read_variable, namespace, f"nomad/jobs/{job_id}", delimiters
+        )
+        destination = (task_dir / str(template.get("DestPath") or "local/template")).resolve()
+        if task_dir.resolve() not in destination.parents:
+            raise TemplateError(f"template: destination escapes the task directory: {destination}")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(rendered, encoding="utf-8")
+        destination.chmod(int(str(template.get("Perms") or "0644"), 8))
+        if template.get("Envvars"):
+            added.update(parse_env_file(rendered))
+    return added
