@@ -40,6 +40,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "logout": LazyCommand("mlctl.cli.auth:logout", "Revoke and forget cached tokens."),
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
+    "env": LazyCommand("mlctl.cli.env:env", "Jupyter workspaces, batch runs and apps."),
+    "train": LazyCommand("mlctl.cli.train:train", "Train candidates as Nomad jobs; keep the best."),
+    "local": LazyCommand("mlctl.cli.local:local", "Run a single-node runtime on this machine."),
+    "predict": LazyCommand("mlctl.cli.predict:predict", "Ask a deployed model for a prediction."),
     "schedule": LazyCommand("mlctl.cli.schedule:schedule", "Start and stop models on a timetable."),
 }
 
