@@ -6,6 +6,12 @@
 namespace "*" {
   policy       = "read"
   capabilities = ["scale-job"]
+  # The schedules it applies (read only: people change them, the monitor never does).
+  variables {
+    path "mlctl/schedules/*" {
+      capabilities = ["read", "list"]
+    }
+  }
 }
 
 node {

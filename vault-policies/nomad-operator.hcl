@@ -5,6 +5,12 @@
 # eligibility), and read-only views of agents, operator/raft state and plugins.
 namespace "*" {
   policy = "write"
+  # A coarse policy grants no Nomad Variables; operators manage every model's schedule.
+  variables {
+    path "mlctl/schedules/*" {
+      capabilities = ["read", "list", "write", "destroy"]
+    }
+  }
 }
 
 node {

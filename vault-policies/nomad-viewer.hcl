@@ -4,6 +4,12 @@
 # state; no submit, scale, stop, logs or exec.
 namespace "*" {
   policy = "read"
+  # A coarse policy grants no Nomad Variables; viewers may see schedules (schedule list).
+  variables {
+    path "mlctl/schedules/*" {
+      capabilities = ["read", "list"]
+    }
+  }
 }
 
 node {
