@@ -28,9 +28,11 @@ from starlette.types import ASGIApp
 import mlctl
 from mlctl.bundle.config import read_config
 from mlctl.bundle.schema import TensorSpec
+from mlctl.serve.auth import Access, Caller, Forbidden, make_verifier
 from mlctl.serve.batching import BatcherClosed, InferenceTimeout
 from mlctl.serve.fastpath import FastPath, hot_routes
 from mlctl.serve.http import (
+    LOG_SCOPE_KEY,
     AccessLogMiddleware,
     EventLog,
     HttpError,
@@ -66,6 +68,9 @@ def make_app(
     config = read_config(options.bundle_dir)
     serving = options.resolve(config.serving)
     event_log = log or EventLog(access=options.access_log)
+    verifier = make_verifier(
+        options.resolve_auth(config.serving.auth), config.name, on_error=event_log.warning
+    )
     state = ServerState(
         config=config,
         options=options,
@@ -73,10 +78,13 @@ def make_app(
         metrics=ServerMetrics(config.name),
         log=event_log,
         on_load_failure=on_load_failure,
+        verifier=verifier,
     )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if verifier is not None:
+            verifier.keys.start()
         if preloaded is not None:
             start_serving(state, preloaded)
         else:
@@ -84,6 +92,8 @@ def make_app(
         try:
             yield
         finally:
+            if verifier is not None:
+                await verifier.keys.close()
             if state.batcher is not None:
                 await state.batcher.close(CLOSE_WAIT_SECONDS)
             event_log.flush()
@@ -148,7 +158,7 @@ def _guard(state: ServerState, endpoint: Endpoint) -> Endpoint:
         try:
             return await endpoint(request)
         except HttpError as exc:
-            return error_response(exc.message, exc.status)
+            return error_response(exc.message, exc.status, headers=exc.headers)
         except BadRequest as exc:
             return error_response(str(exc), 400)
         except ClientDisconnect:
@@ -183,9 +193,30 @@ def _logged_failure(
     )
 
 
+def _log_caller(request: Request, caller: Caller) -> None:
+    """The access-log line of this request names the caller (never the token)."""
+    record = request.scope.get(LOG_SCOPE_KEY)
+    if isinstance(record, dict):
+        record["sub"] = caller.subject
+        if caller.name is not None:
+            record["caller"] = caller.name
+
+
 def _routes(state: ServerState) -> list[Route]:
     config = state.config
     max_body_bytes = state.serving.max_body_bytes
+    verifier = state.verifier
+
+    async def authorize(request: Request, access: Access) -> None:
+        """Refuse callers without a granted token; log who the others are (never the token)."""
+        if verifier is None:
+            return
+        try:
+            caller = await verifier.check(request.headers.get("authorization"), access)
+        except Forbidden as refused:
+            _log_caller(request, refused.caller)
+            raise
+        _log_caller(request, caller)
 
     def check_model(request: Request) -> None:
         name = request.path_params["name"]
@@ -232,6 +263,7 @@ def _routes(state: ServerState) -> list[Route]:
         return [{"name": s.name, "datatype": s.datatype.value, "shape": s.shape} for s in specs]
 
     async def model_metadata(request: Request) -> Response:
+        await authorize(request, Access.MODEL)
         check_model(request)
         return json_response(
             {
@@ -253,6 +285,7 @@ def _routes(state: ServerState) -> list[Route]:
     # --- the model routes: one shape, the work is the pipeline's ------------------------
     def model_route(kind: Kind, *, named: bool = False) -> Endpoint:
         async def handle(request: Request) -> Response:
+            await authorize(request, Access.MODEL)
             if named:
                 check_model(request)
             batcher = state.ready_batcher()
@@ -266,7 +299,11 @@ def _routes(state: ServerState) -> list[Route]:
 
         return handle
 
-    async def metrics(_request: Request) -> Response:
+    metrics_token = verifier is not None and verifier.settings.metrics_token
+
+    async def metrics(request: Request) -> Response:
+        if metrics_token:
+            await authorize(request, Access.METRICS)
         return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
     def route(path: str, endpoint: Endpoint, method: str = "GET") -> Route:
