@@ -44,7 +44,7 @@ from mlctl.serve.http import (
 )
 from mlctl.serve.loader import LoadedBundle
 from mlctl.serve.metrics import CONTENT_TYPE, ServerMetrics
-from mlctl.serve.openapi import openapi_document
+from mlctl.serve.openapi import openapi_document, with_bearer_auth
 from mlctl.serve.options import ServeOptions
 from mlctl.serve.pipeline import Job, Kind
 from mlctl.serve.runtime import BadRequest, UserCodeError
@@ -278,6 +278,8 @@ def _routes(state: ServerState) -> list[Route]:
         )
 
     document = openapi_document(config)
+    if verifier is not None:
+        document = with_bearer_auth(document)
 
     async def openapi(_request: Request) -> Response:
         return json_response(document)

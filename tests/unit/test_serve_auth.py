@@ -418,3 +418,17 @@ def test_the_start_line_says_who_may_call():
         mode=AuthMode.JWT, issuer=ISSUER, jwks_url="https://k", namespace="t"
     ).describe("iris")
     assert "t/iris" in line and ISSUER in line
+
+
+def test_the_openapi_document_declares_the_bearer_scheme(client):
+    document = client.get("/v2/openapi.json").json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    paths = document["paths"]
+    for path in ("/predict", "/v2/models/{model_name}/infer", "/v2/models/{model_name}"):
+        operation = next(iter(paths[path].values()))
+        if "security" not in operation:
+            operation = paths[path]["post" if "post" in paths[path] else "get"]
+        assert operation["security"] == [{"bearer": []}], path
+        assert {"401", "403"} <= set(operation["responses"]), path
+    assert "security" not in paths["/v2/models/{model_name}/ready"]["get"]
+    assert "security" not in paths["/v2/health/ready"]["get"]
