@@ -97,3 +97,12 @@ def service_token_minter(settings: Settings, role_id: str, secret_id: str) -> Ca
 def anonymous_vault_client(settings: Settings) -> Vault:
     """A Vault client with no token (logins, the unauthenticated discovery documents)."""
     return connect_vault(settings, None)
+
+
+def model_token(settings: Settings, *, fresh: bool = False) -> str | None:
+    """The bearer token for calling models as the logged-in user (``MLCTL_MODEL_TOKEN``
+    first), or None without a login. ``mlctl predict`` and the TUI both call this; pass
+    ``fresh=True`` after a 403 to ask Vault for a token with the current grants."""
+    from mlctl.access.model_tokens import model_token as obtain
+
+    return obtain(settings, fresh=fresh)

@@ -79,6 +79,15 @@ class Settings:
     vault_skip_verify: bool = field(default=False, metadata=_env("VAULT_SKIP_VERIFY"))
     """Skip TLS verification for Vault: insecure, warns (``VAULT_SKIP_VERIFY``)."""
 
+    vault_configured: bool = field(default=False, metadata=_env())
+    """Whether a Vault address was given (flag, ``VAULT_ADDR`` or the context) rather than
+    defaulted: ``mlctl deploy`` then makes models require tokens (issue 15). Computed by
+    :func:`load_settings`, never read from anywhere."""
+
+    model_token: str | None = field(default=None, metadata=_env("MLCTL_MODEL_TOKEN", secret=True))
+    """A bearer token for calling models (``mlctl predict``); otherwise one is obtained
+    from Vault with the cached ``mlctl login``."""
+
     artifact_store: str | None = field(default=None, metadata=_env("MLCTL_ARTIFACT_STORE"))
     """Where bundles are uploaded: ``https://host/models`` (WebDAV PUT) or ``file:///dir``."""
 
@@ -157,6 +166,7 @@ SETTING_NAMES = frozenset(f.name for f in fields(Settings))
 SECRET_NAMES = frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
 # The context file may hold only these: addresses, namespaces, certificates, stores.
 CONTEXT_KEYS = SETTING_NAMES - SECRET_NAMES - {"config_file", "context", "debug", "state_dir"}
+CONTEXT_KEYS -= {"vault_configured"}  # computed from vault_addr, never set
 
 
 #: Nomad's namespace names (``^[a-zA-Z0-9-]{1,128}$``), or ``*`` for every namespace.
@@ -338,6 +348,7 @@ def load_settings(
             raise ValueError(f"unknown setting flag {key}")
         values[key] = _coerce(key, raw, FLAG_NAMES.get(key, f"--{key.replace('_', '-')}"))
     values["config_file"] = config_file
+    values["vault_configured"] = "vault_addr" in values
     return Settings(**values)
 
 
