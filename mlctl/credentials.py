@@ -110,7 +110,7 @@ def forget_login(settings: Settings) -> None:
 
 # ---------------------------------------------------------------- model-call tokens (issue 15)
 
-MODEL_TOKEN_NAME = "model-token.json"
+MODEL_TOKEN_NAME = "model-token.json"  # noqa: S105 - a file name, not a secret
 
 
 @dataclass(frozen=True)
