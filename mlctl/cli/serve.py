@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from mlctl.deploy import auth as auth_env
 from mlctl.output import emit_json
 
 
@@ -50,33 +51,33 @@ from mlctl.output import emit_json
     "--auth",
     "auth_mode",
     type=click.Choice(["none", "jwt"]),
-    envvar="MLCTL_AUTH_MODE",
+    envvar=auth_env.ENV_MODE,
     help="Who may call: anyone (none), or bearers of a granted JWT "
     "(default: serving.auth.mode, else none).",
 )
 @click.option(
     "--auth-issuer",
     metavar="URL",
-    envvar="MLCTL_AUTH_ISSUER",
+    envvar=auth_env.ENV_ISSUER,
     help="jwt: the iss tokens must carry, e.g. https://vault:8200/v1/identity/oidc.",
 )
 @click.option(
     "--auth-jwks-url",
     metavar="URL",
-    envvar="MLCTL_AUTH_JWKS_URL",
+    envvar=auth_env.ENV_JWKS_URL,
     help="jwt: the issuer's signing keys, e.g. "
     "https://vault:8200/v1/identity/oidc/.well-known/keys.",
 )
 @click.option(
     "--auth-audience",
     metavar="AUD",
-    envvar="MLCTL_AUTH_AUDIENCE",
+    envvar=auth_env.ENV_AUDIENCE,
     help="jwt: the aud tokens must carry (default: serving.auth.audience, mlctl-models).",
 )
 @click.option(
     "--auth-namespace",
     metavar="NS",
-    envvar="MLCTL_AUTH_NAMESPACE",
+    envvar=auth_env.ENV_NAMESPACE,
     help="jwt: the Nomad namespace this model is granted in (default: default).",
 )
 @click.option(
@@ -85,7 +86,7 @@ from mlctl.output import emit_json
     envvar="MLCTL_AUTH_JWKS_CA",
     help="jwt: CA bundle (PEM) that verifies the key URL's TLS certificate.",
 )
-@click.option("--auth-jwks-ca-pem", envvar="MLCTL_AUTH_JWKS_CA_PEM", hidden=True)
+@click.option("--auth-jwks-ca-pem", envvar=auth_env.ENV_JWKS_CA_PEM, hidden=True)
 @click.option(
     "--once",
     "once_payload",

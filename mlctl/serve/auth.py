@@ -124,8 +124,9 @@ class AuthSettings:
         missing = [name for name in ("issuer", "jwks_url") if not getattr(self, name)]
         if missing:
             flags = " and ".join(f"--auth-{name.replace('_', '-')}" for name in missing)
+            verb = "are" if len(missing) > 1 else "is"
             raise ConfigError(
-                f"serving.auth.mode is jwt but {' and '.join(missing)} is not set",
+                f"serving.auth.mode is jwt but {' and '.join(missing)} {verb} not set",
                 hint=f"set serving.auth.{missing[0]} in mlctl.yaml, or give {flags}",
             )
         if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", self.jwks_url):

@@ -396,7 +396,7 @@ def test_readiness_waits_for_the_keys(issuer, log, monkeypatch):
 
 
 def test_jwt_without_an_issuer_or_keys_is_one_clear_error():
-    with pytest.raises(ConfigError, match="issuer and jwks_url is not set"):
+    with pytest.raises(ConfigError, match="issuer and jwks_url are not set"):
         AuthSettings.from_bundle(ServingAuth(mode=AuthMode.JWT))
     with pytest.raises(ConfigError, match="not an http"):
         AuthSettings.from_bundle(
