@@ -357,3 +357,33 @@ def test_a_data_scientist_may_call_their_namespace_and_a_viewer_nothing(story):
     story.act_as("ada")
     kept = story.ok("-n", "team-a", "access", "revoke", "iris", "--user", "alice")
     assert "may still call team-a/iris: every model of team-a" in kept.stderr
+
+
+def test_deploy_renders_tokens_required_with_vault(vault_server, tmp_path, monkeypatch):
+    """The job `mlctl deploy` would register, with the issuer asked of the real server."""
+    bundle = make_bundle(tmp_path, "iris")
+    monkeypatch.setenv("VAULT_ADDR", vault_server.address)
+    rendered = run_cli(["-n", "team-b", "job", "render", str(bundle)])
+    assert rendered.status == 0, rendered.stderr
+    issuer = requests.get(
+        f"{vault_server.address}/v1/identity/oidc/.well-known/openid-configuration", timeout=10
+    ).json()["issuer"]
+    assert '"MLCTL_AUTH_ISSUER"' in rendered.stdout and f'"{issuer}"' in rendered.stdout
+    keys = f'"{vault_server.address}/v1/identity/oidc/.well-known/keys"'
+    assert keys in rendered.stdout
+    assert '"MLCTL_AUTH_NAMESPACE" = "team-b"' in rendered.stdout.replace("  ", " ")
+
+    public = run_cli(["job", "render", str(bundle), "--public"])
+    assert public.status == 0 and '"MLCTL_AUTH_MODE" = "none"' in " ".join(public.stdout.split())
+    assert public.stderr.count("warning: --public") == 1
+
+    config = yaml.safe_load((bundle / "mlctl.yaml").read_text())
+    config.setdefault("serving", {})["auth"] = {"mode": "none"}
+    (bundle / "mlctl.yaml").write_text(yaml.safe_dump(config))
+    refused = run_cli(["job", "render", str(bundle)])
+    assert refused.status == ExitStatus.UNSAFE, refused.stderr
+    assert refused.stderr.count("mlctl: error:") == 1 and "--public" in refused.stderr
+
+    monkeypatch.delenv("VAULT_ADDR")
+    laptop = run_cli(["job", "render", str(bundle)])
+    assert laptop.status == 0 and '"MLCTL_AUTH_MODE" = "none"' in " ".join(laptop.stdout.split())
