@@ -387,3 +387,37 @@ def test_deploy_renders_tokens_required_with_vault(vault_server, tmp_path, monke
     monkeypatch.delenv("VAULT_ADDR")
     laptop = run_cli(["job", "render", str(bundle)])
     assert laptop.status == 0 and '"MLCTL_AUTH_MODE" = "none"' in " ".join(laptop.stdout.split())
+
+
+def readme_snippet(name: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split(f"<!-- BEGIN snippet:{name} -->", 1)[1].split("<!-- END snippet:", 1)[0]
+    return block.split("```python\n", 1)[1].rsplit("```", 1)[0]
+
+
+def test_the_readmes_application_code_gets_answers(story, access_cluster, tmp_path):
+    """The README's hvac + requests code, run as an application would run it."""
+    import subprocess
+    import sys
+
+    iris, _ = bundles(tmp_path)
+    story.act_as("ada")
+    created = story.ok("-n", "team-b", "-o", "json", "access", "app", "add", "billing",
+                       "--model", "iris")  # fmt: skip
+    credentials = json.loads(created.stdout)
+    log = LogStream()
+    with model_server(iris, "team-b", access_cluster.vault_addr, log) as url:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "VAULT_ADDR": access_cluster.vault_addr,
+            "ROLE_ID": credentials["role_id"],
+            "WRAPPED_SECRET_ID": credentials["wrapped_secret_id"],
+            "MODEL_URL": url,
+        }
+        ran = subprocess.run(
+            [sys.executable, "-c", readme_snippet("app-token")],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "200 {'predictions': ['setosa']}"
+    assert '"caller":"app:billing"' in log.text()
