@@ -10,10 +10,13 @@ One command:  python bench/auth_bench.py
    two servers are measured alternately, ``--rounds`` times each, so drifting load on a
    shared machine hits both alike; the median of each is compared.
    Target (issue 15): auth on >= 0.95 of auth off.
+   Because the machine is shared, each run also records the server process's CPU time
+   per request (``/proc/<pid>/stat``): contention moves req/s around, but hardly the CPU
+   a request costs, so the CPU ratio is the steadier estimate of the same target.
 2. First-seen token. In-process: the time to check a token the server has not seen
    (parse, RS256 signature, claims) and one it has (the cache), each the median of
    ``--tokens`` checks, printed beside the mean time per request of the auth-off run
-   (one core): the anchor says how many requests' worth a new token costs.
+   (server CPU per request): the anchor says how many requests' worth a new token costs.
 
 Results also go to bench/results/auth_bench.json.
 """
@@ -24,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -42,6 +46,7 @@ from serve_bench import (  # noqa: E402 - after the path set-up
     RESULTS,
     SIMPLE_BODY,
     Result,
+    cpu_ticks,
     free_port,
     parse_wrk,
     pinned,
@@ -52,6 +57,8 @@ from tests.jwt_issuer import ISSUER, LocalIssuer, serving_issuer  # noqa: E402
 
 CALLERS = 32
 OFF, ON = "auth none", "auth jwt (32 cached tokens)"
+#: Server CPU microseconds per request of each measured run.
+CPU_US: dict[str, list[float]] = {OFF: [], ON: []}
 
 
 def lua_script(path: Path, tokens: list[str]) -> None:
@@ -117,9 +124,15 @@ def throughput(
         for round_ in range(args.rounds):
             order = [OFF, ON] if round_ % 2 == 0 else [ON, OFF]
             for name in order:
-                base = servers[name][1]
+                process, base = servers[name]
+                before = cpu_ticks([process.pid]).get(process.pid, 0)
                 output = run_wrk(f"{base}/predict", scripts[name], args.duration, args.connections)
+                used = cpu_ticks([process.pid]).get(process.pid, 0) - before
                 result = parse_wrk(name, output)
+                done = re.search(r"(\d+) requests in", output)
+                requests = int(done.group(1)) if done else 0
+                seconds = used / os.sysconf("SC_CLK_TCK")
+                CPU_US[name].append(seconds / requests * 1e6 if requests else float("nan"))
                 results[name].append(result)
                 print(
                     f"  round {round_ + 1} {name}: {result.requests_per_second:.0f} req/s",
@@ -175,23 +188,26 @@ def main() -> int:
     off = statistics.median(r.requests_per_second for r in runs[OFF])
     on = statistics.median(r.requests_per_second for r in runs[ON])
     errors = sum(r.errors for rs in runs.values() for r in rs)
-    per_request = 1.0 / off if off else float("nan")
+    per_request = statistics.median(CPU_US[OFF]) / 1e6  # server CPU of one request
     print(
         f"\n{args.connections} connections, {args.rounds} x {args.duration:g} s each, alternating; "
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f}\n"
     )
-    print(f"{'case':34} {'median req/s':>12} {'p50 ms':>8} {'p99 ms':>8}   runs")
+    print(f"{'case':30} {'median req/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}  runs")
     for name, results in runs.items():
         middle = sorted(results, key=lambda r: r.requests_per_second)[len(results) // 2]
         each = " ".join(f"{r.requests_per_second:.0f}" for r in results)
-        print(f"{name:34} {statistics.median(r.requests_per_second for r in results):12.0f} "
-              f"{middle.p50_ms:8.2f} {middle.p99_ms:8.2f}   {each}")  # fmt: skip
+        print(f"{name:30} {statistics.median(r.requests_per_second for r in results):12.0f} "
+              f"{middle.p50_ms:7.2f} {middle.p99_ms:7.2f} {statistics.median(CPU_US[name]):10.1f}"
+              f"  {each}")  # fmt: skip
+    cpu_ratio = statistics.median(CPU_US[OFF]) / statistics.median(CPU_US[ON])
     verdict = "met" if on / off >= 0.95 else "NOT met"
-    print(f"\nauth on / auth off: {on / off:.3f} (target >= 0.95) {verdict}; "
+    print(f"\nauth on / auth off, req/s: {on / off:.3f} (target >= 0.95) {verdict}; "
+          f"by server CPU per request: {cpu_ratio:.3f}; "
           f"non-2xx or socket errors: {errors}")  # fmt: skip
     print(
         f"first-seen token: {miss * 1e6:.0f} us; cached token: {hit * 1e6:.1f} us; "
-        f"anchor, one auth-off request: {per_request * 1e6:.0f} us "
+        f"anchor, server CPU of one auth-off request: {per_request * 1e6:.0f} us "
         f"(a new token costs {miss / per_request:.1f} requests' worth, once per token)"
     )
     RESULTS.mkdir(exist_ok=True)
@@ -200,6 +216,8 @@ def main() -> int:
             {
                 "load_average": load,
                 "ratio": on / off,
+                "cpu_ratio": cpu_ratio,
+                "cpu_us_per_request": CPU_US,
                 "runs": {k: [vars(r) for r in v] for k, v in runs.items()},
                 "first_seen_us": miss * 1e6,
                 "cached_us": hit * 1e6,

@@ -338,13 +338,14 @@ class Verifier:
 
     async def check(self, header: str | None, access: Access) -> Caller:
         """The caller, or Unauthorized / Forbidden / KeysUnavailable."""
-        token = _bearer(header)
-        entry = self._cache.get(token)
+        # Keyed by the header exactly as sent: a known caller costs one lookup, no parsing.
+        entry = self._cache.get(header) if header else None
         if entry is None:
-            entry = await self._verify(token)
+            entry = await self._verify(_bearer(header))
+            self._remember(str(header), entry)
         now = self.clock()
         if now >= entry.expires_at or now < entry.not_before:
-            self._cache.pop(token, None)
+            self._cache.pop(str(header), None)
             raise Unauthorized(INVALID, invalid=True)
         if access is Access.MODEL and not entry.model:
             raise Forbidden("this token does not grant access to this model", entry.caller)
@@ -367,9 +368,7 @@ class Verifier:
             self._registry().validate(claims)
         except (JoseError, ValueError, TypeError, KeyError):
             raise Unauthorized(INVALID, invalid=True) from None
-        entry = self._entry(claims)
-        self._remember(token, entry)
-        return entry
+        return self._entry(claims)
 
     def _registry(self) -> jwt.JWTClaimsRegistry:
         settings = self.settings
@@ -399,14 +398,14 @@ class Verifier:
             metrics=settings.namespace in metrics or "*" in metrics,
         )
 
-    def _remember(self, token: str, entry: _Verified) -> None:
+    def _remember(self, header: str, entry: _Verified) -> None:
         if len(self._cache) >= MAX_CACHED_TOKENS:
             now = self.clock()
             for key in [k for k, v in self._cache.items() if v.expires_at <= now]:
                 del self._cache[key]
             while len(self._cache) >= MAX_CACHED_TOKENS:  # the oldest go first
                 del self._cache[next(iter(self._cache))]
-        self._cache[token] = entry
+        self._cache[header] = entry
 
 
 def _bearer(header: str | None) -> str:
