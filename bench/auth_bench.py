@@ -15,8 +15,8 @@ One command:  python bench/auth_bench.py
    a request costs, so the CPU ratio is the steadier estimate of the same target.
 2. First-seen token. In-process: the time to check a token the server has not seen
    (parse, RS256 signature, claims) and one it has (the cache), each the median of
-   ``--tokens`` checks, printed beside the mean time per request of the auth-off run
-   (server CPU per request): the anchor says how many requests' worth a new token costs.
+   ``--tokens`` checks, printed beside the server CPU time of one auth-off request:
+   the anchor says how many requests' worth a new token costs.
 
 Results also go to bench/results/auth_bench.json.
 """
