@@ -42,7 +42,7 @@ def access() -> None:
       mlctl access revoke iris --user alice -n team-a
       mlctl access list iris -n team-a
       mlctl access app add billing --model iris -n team-a
-      curl -H "Authorization: Bearer $(mlctl access token)" http://10.0.0.7:25831/predict \\
+      curl -H @<(mlctl access token --header) http://10.0.0.7:25831/predict \\
           -d '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
     """
 
@@ -175,19 +175,23 @@ def list_(ctx: click.Context, model: str | None) -> None:
 
 @access.command()
 @click.option("--fresh", is_flag=True, help="Ask Vault for a new token, not the cached one.")
+@click.option(
+    "--header", "as_header", is_flag=True, help="Print it as an `Authorization: Bearer` line."
+)
 @click.pass_context
-def token(ctx: click.Context, fresh: bool) -> None:
+def token(ctx: click.Context, fresh: bool, as_header: bool) -> None:
     """Print your bearer token for calling models (after mlctl login).
 
     The token is a JWT Vault signs for you, valid 15 minutes, naming the models you
     may call; it is cached (0600) and reused until a minute before it expires. It is a
-    secret: send it only to model servers, as `Authorization: Bearer <token>`.
+    secret: send it only to model servers, as `Authorization: Bearer <token>`, and keep
+    it off command lines (curl reads headers from a file with -H @FILE).
 
     \b
     Examples:
       mlctl access token
       mlctl access token --fresh       # after a new grant
-      curl -H "Authorization: Bearer $(mlctl access token)" http://10.0.0.7:25831/predict \\
+      curl -H @<(mlctl access token --header) http://10.0.0.7:25831/predict \\
           -d '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
     """
     from mlctl.errors import AuthError
@@ -198,7 +202,7 @@ def token(ctx: click.Context, fresh: bool) -> None:
     if bearer is None:
         raise AuthError("not logged in", hint="run mlctl login (or set MLCTL_MODEL_TOKEN)")
     # Printed on purpose (this command's whole job), so not through the scrubbing emitters.
-    click.echo(bearer)
+    click.echo(f"Authorization: Bearer {bearer}" if as_header else bearer)
 
 
 # --------------------------------------------------------------------------- applications

@@ -140,7 +140,7 @@ def serve(
       mlctl serve examples/iris --auth jwt --auth-namespace team-a \\
           --auth-issuer "$VAULT_ADDR/v1/identity/oidc" \\
           --auth-jwks-url "$VAULT_ADDR/v1/identity/oidc/.well-known/keys"
-      curl -s localhost:8080/predict -H "Authorization: Bearer $(mlctl access token)" \\
+      curl -s localhost:8080/predict -H @<(mlctl access token --header) \\
           -d '{"features": [[6.7, 3.0, 5.2, 2.3]]}'
     """
     from mlctl.bundle.schema import AuthMode

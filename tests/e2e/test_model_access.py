@@ -345,9 +345,17 @@ def test_a_data_scientist_may_call_their_namespace_and_a_viewer_nothing(story):
              stdin="victor-staple-horse-battery\n")  # fmt: skip
     story.act_as("alice")
     story.ok("login", "alice", "--password-stdin", stdin=ALICE_PW + "\n")
-    claims = claims_of(story.ok("access", "token").stdout.strip())
+    token = story.ok("access", "token").stdout.strip()
+    claims = claims_of(token)
     assert claims["mlctl_namespaces"] == ["team-a"] and claims["mlctl_metrics"] == ["team-a"]
     assert claims["mlctl_caller"] == "user:alice"
+    assert story.ok("access", "token", "--header").stdout == f"Authorization: Bearer {token}\n"
+    cache = story.tmp_path / "state-alice" / "model-token.json"
+    assert cache.stat().st_mode & 0o777 == 0o600
+    story.ok("logout")
+    assert not cache.exists()
+    gone = run_cli(["access", "token"])
+    assert gone.status == ExitStatus.AUTH and "run mlctl login" in gone.stderr
     story.act_as("victor")
     story.ok("login", "victor", "--password-stdin", stdin="victor-staple-horse-battery\n")
     claims = claims_of(story.ok("access", "token").stdout.strip())
