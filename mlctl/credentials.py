@@ -103,11 +103,6 @@ def read_login(settings: Settings) -> CachedLogin | None:
     return login
 
 
-def forget_login(settings: Settings) -> None:
-    cache_path(settings).unlink(missing_ok=True)
-    model_token_path(settings).unlink(missing_ok=True)
-
-
 # ---------------------------------------------------------------- model-call tokens (issue 15)
 
 MODEL_TOKEN_NAME = "model-token.json"  # noqa: S105 - a file name, not a secret
@@ -144,3 +139,11 @@ def read_model_token(settings: Settings) -> CachedModelToken | None:
         return None
     redact.register(cached.token)
     return cached
+
+
+def forget_model_token(settings: Settings) -> None:
+    model_token_path(settings).unlink(missing_ok=True)
+
+
+def forget_login(settings: Settings) -> None:
+    cache_path(settings).unlink(missing_ok=True)

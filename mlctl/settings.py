@@ -166,7 +166,6 @@ SETTING_NAMES = frozenset(f.name for f in fields(Settings))
 SECRET_NAMES = frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
 # The context file may hold only these: addresses, namespaces, certificates, stores.
 CONTEXT_KEYS = SETTING_NAMES - SECRET_NAMES - {"config_file", "context", "debug", "state_dir"}
-CONTEXT_KEYS -= {"vault_configured"}  # computed from vault_addr, never set
 
 
 #: Nomad's namespace names (``^[a-zA-Z0-9-]{1,128}$``), or ``*`` for every namespace.
@@ -181,6 +180,9 @@ URL_SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
     "artifact_read_url": (("http", "https", "file"), "https://10.0.0.10/models"),
 }
 
+
+#: Computed by load_settings from where vault_addr came from; no file may set it.
+CONTEXT_KEYS -= {"vault_configured"}
 
 #: The command-line flag of a setting where it is not ``--<name-with-dashes>``.
 FLAG_NAMES = {
