@@ -8,6 +8,7 @@ the deploy machinery are imported inside each command so ``mlctl --help`` stays 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -411,9 +412,11 @@ def deploy(
         config = archive.config
         note(f"packaged {config.name} {config.version}: {archive.size} bytes")
         overrides, _ = _decide_replicas(
-            client, config, _overrides(replicas, gpus, canary, public), reset_replicas
+            client, config, _overrides(replicas, gpus, canary), reset_replicas
         )
-        rendered = pipeline.render(settings, archive, overrides, require_store=True)
+        rendered = pipeline.render(
+            settings, archive, replace(overrides, public=public), require_store=True
+        )
         if rendered.auth.notice:
             note(rendered.auth.notice)
         # Plan before uploading: planning needs the same Nomad rights as registering,
