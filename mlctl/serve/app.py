@@ -207,9 +207,24 @@ def _routes(state: ServerState) -> list[Route]:
     max_body_bytes = state.serving.max_body_bytes
     verifier = state.verifier
 
+    def admitted(request: Request, access: Access) -> bool:
+        """True for a caller whose token was verified before (the steady state: a lookup,
+        no coroutine); False when it must be verified by :func:`authorize`."""
+        if verifier is None:
+            return True
+        try:
+            caller = verifier.cached(request.headers.get("authorization"), access)
+        except Forbidden as refused:
+            _log_caller(request, refused.caller)
+            raise
+        if caller is None:
+            return False
+        _log_caller(request, caller)
+        return True
+
     async def authorize(request: Request, access: Access) -> None:
         """Refuse callers without a granted token; log who the others are (never the token)."""
-        if verifier is None:
+        if verifier is None or admitted(request, access):
             return
         try:
             caller = await verifier.check(request.headers.get("authorization"), access)
@@ -287,7 +302,8 @@ def _routes(state: ServerState) -> list[Route]:
     # --- the model routes: one shape, the work is the pipeline's ------------------------
     def model_route(kind: Kind, *, named: bool = False) -> Endpoint:
         async def handle(request: Request) -> Response:
-            await authorize(request, Access.MODEL)
+            if not admitted(request, Access.MODEL):
+                await authorize(request, Access.MODEL)
             if named:
                 check_model(request)
             batcher = state.ready_batcher()

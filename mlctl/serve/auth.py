@@ -336,16 +336,25 @@ class Verifier:
     def ready(self) -> bool:
         return self.keys.keys is not None
 
+    def cached(self, header: str | None, access: Access) -> Caller | None:
+        """The caller when this exact header was verified before — one dictionary lookup,
+        no parsing, no await — or None when it must be verified (:meth:`check`)."""
+        entry = self._cache.get(header) if header else None
+        return None if entry is None else self._decide(str(header), entry, access)
+
     async def check(self, header: str | None, access: Access) -> Caller:
         """The caller, or Unauthorized / Forbidden / KeysUnavailable."""
-        # Keyed by the header exactly as sent: a known caller costs one lookup, no parsing.
-        entry = self._cache.get(header) if header else None
-        if entry is None:
-            entry = await self._verify(_bearer(header))
-            self._remember(str(header), entry)
+        caller = self.cached(header, access)
+        if caller is not None:
+            return caller
+        entry = await self._verify(_bearer(header))
+        self._remember(str(header), entry)  # keyed by the header exactly as sent
+        return self._decide(str(header), entry, access)
+
+    def _decide(self, header: str, entry: _Verified, access: Access) -> Caller:
         now = self.clock()
         if now >= entry.expires_at or now < entry.not_before:
-            self._cache.pop(str(header), None)
+            self._cache.pop(header, None)
             raise Unauthorized(INVALID, invalid=True)
         if access is Access.MODEL and not entry.model:
             raise Forbidden("this token does not grant access to this model", entry.caller)
