@@ -487,7 +487,7 @@ TASK = Block(
         "identity": ("Identities", FREEFORM, "anylist"),
         "consul": ("Consul", FREEFORM, "any"),
         "volume_mount": ("VolumeMounts", FREEFORM, "anylist"),
-        "dispatch_payload": ("DispatchPayload", FREEFORM, "any"),
+        "dispatch_payload": ("DispatchPayload", Block(attrs={"file": ("File", string)}), ONE),
     },
     label="Name",
 )

@@ -21,6 +21,11 @@ class GpuSpec:
 
     model: str = "Tesla T4"
     memory_mib: int = 15360
+    uuid: str | None = None
+    """The card's ID (NVML's ``GPU-<uuid>``); a random one when simulated."""
+    pci_bus_id: str | None = None
+    driver_version: str = "550.54.15"
+    healthy: bool = True
 
 
 @dataclass
@@ -37,6 +42,9 @@ class NodeSpec:
     node_class: str = ""
     meta: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    drivers: dict[str, Any] | None = None
+    """Task drivers the node reports (name -> drivers.DriverInfo); None: the simulated
+    cluster's docker (and nvidia runtime on GPU nodes)."""
 
 
 def default_cluster() -> list[NodeSpec]:
@@ -90,6 +98,8 @@ def _apply(spec: NodeSpec, key: str, value: str) -> NodeSpec:
 
 def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
     """The full ``GET /v1/node/:id`` object for a spec."""
+    if spec.drivers is not None:
+        return _node_with_drivers(spec, node_id, index, now_ns)
     attributes = {
         "cpu.arch": "amd64",
         "cpu.numcores": str(max(1, spec.cpu // 1000)),
@@ -207,6 +217,41 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
     }
 
 
+def _node_with_drivers(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
+    """A real host's node: its own attributes and the drivers it fingerprinted."""
+    attributes = {
+        "nomad.version": NOMAD_VERSION,
+        "nomad.advertise.address": "127.0.0.1:4646",
+        "unique.network.ip-address": "127.0.0.1",
+        "memory.totalbytes": str(spec.memory * 1024 * 1024),
+        **({"driver.nvidia": "1"} if spec.gpus else {}),
+        **spec.attributes,
+    }
+    node = node_json(
+        NodeSpec(spec.name, spec.cpu, spec.memory, spec.disk, spec.gpus, spec.datacenter,
+                 spec.node_pool, spec.node_class, spec.meta),
+        node_id,
+        index,
+        now_ns,
+    )  # fmt: skip
+    node["Attributes"] = attributes
+    cores = int(attributes.get("cpu.numcores", "1"))
+    node["NodeResources"]["Cpu"].update(
+        {"TotalCpuCores": cores, "ReservableCpuCores": list(range(cores))}
+    )
+    node["Drivers"] = {
+        name: {
+            "Attributes": dict(info.attributes) or None,
+            "Detected": info.detected,
+            "Healthy": info.healthy,
+            "HealthDescription": info.description,
+            "UpdateTime": now_ns,
+        }
+        for name, info in (spec.drivers or {}).items()
+    }
+    return node
+
+
 def _devices(spec: NodeSpec) -> list[JSON]:
     groups: dict[tuple[str, int], list[GpuSpec]] = {}
     for gpu in spec.gpus:
@@ -220,17 +265,19 @@ def _devices(spec: NodeSpec) -> list[JSON]:
                 "Name": model,
                 "Instances": [
                     {
-                        "ID": f"GPU-{uuid.uuid4()}",
-                        "Healthy": True,
-                        "HealthDescription": "",
-                        "Locality": {"PciBusID": f"00000000:{bus:02X}:{i:02X}.0"},
+                        "ID": card.uuid or f"GPU-{uuid.uuid4()}",
+                        "Healthy": card.healthy,
+                        "HealthDescription": "" if card.healthy else "unhealthy",
+                        "Locality": {
+                            "PciBusID": card.pci_bus_id or f"00000000:{bus:02X}:{i:02X}.0"
+                        },
                     }
-                    for i, _ in enumerate(cards)
+                    for i, card in enumerate(cards)
                 ],
                 "Attributes": {
                     "memory": {"Int": memory, "Unit": "MiB"},
                     "bar1": {"Int": 256, "Unit": "MiB"},
-                    "driver_version": {"String": "550.54.15"},
+                    "driver_version": {"String": cards[0].driver_version},
                     "cores_clock": {"Int": 1590, "Unit": "MHz"},
                     "memory_clock": {"Int": 5001, "Unit": "MHz"},
                     "power": {"Int": 70, "Unit": "W"},
