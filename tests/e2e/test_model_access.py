@@ -350,6 +350,13 @@ def test_a_data_scientist_may_call_their_namespace_and_a_viewer_nothing(story):
     assert claims["mlctl_namespaces"] == ["team-a"] and claims["mlctl_metrics"] == ["team-a"]
     assert claims["mlctl_caller"] == "user:alice"
     assert story.ok("access", "token", "--header").stdout == f"Authorization: Bearer {token}\n"
+    # What the TUI calls (as mlctl predict does): the same cached token, or a fresh one.
+    from mlctl.session import model_token
+    from mlctl.settings import load_settings
+
+    assert model_token(load_settings()) == token
+    fresh = model_token(load_settings(), fresh=True)
+    assert fresh is not None and claims_of(fresh)["mlctl_caller"] == "user:alice"
     cache = story.tmp_path / "state-alice" / "model-token.json"
     assert cache.stat().st_mode & 0o777 == 0o600
     story.ok("logout")
