@@ -33,6 +33,8 @@ class LocalIssuer:
     fetches: int = 0
     status: int = 200
     jwks_url: str = ""
+    delays: list[float] = field(default_factory=list)
+    """Seconds the next key-set answers take, in order (a slow Vault); then none."""
 
     def __post_init__(self) -> None:
         if not self.published:
@@ -78,6 +80,8 @@ def serving_issuer(issuer: LocalIssuer | None = None) -> Iterator[LocalIssuer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             issuer.fetches += 1
+            if issuer.delays:
+                time.sleep(issuer.delays.pop(0))
             body = json.dumps(issuer.jwks()).encode()
             self.send_response(issuer.status)
             self.send_header("Content-Type", "application/json")

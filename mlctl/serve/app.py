@@ -28,7 +28,13 @@ from starlette.types import ASGIApp
 import mlctl
 from mlctl.bundle.config import read_config
 from mlctl.bundle.schema import TensorSpec
-from mlctl.serve.auth import Access, Caller, Forbidden, make_verifier
+from mlctl.serve.auth import (
+    WORKER_KEYS_WAIT_SECONDS,
+    Access,
+    Caller,
+    Forbidden,
+    make_verifier,
+)
 from mlctl.serve.batching import BatcherClosed, InferenceTimeout
 from mlctl.serve.fastpath import FastPath, hot_routes
 from mlctl.serve.http import (
@@ -86,6 +92,8 @@ def make_app(
         if verifier is not None:
             verifier.keys.start()
         if preloaded is not None:
+            if verifier is not None:  # a worker: no token can be checked without the keys
+                await verifier.keys.wait_loaded(WORKER_KEYS_WAIT_SECONDS)
             start_serving(state, preloaded)
         else:
             start_loading(state, asyncio.get_running_loop())

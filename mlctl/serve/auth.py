@@ -66,6 +66,10 @@ MIN_REFRESH_SECONDS = 10.0
 REFRESH_EVERY_SECONDS = 300.0
 #: Retry delays of the first fetch (the server is not ready until it succeeds).
 FIRST_FETCH_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+#: A ``--workers`` worker shares the port with the others, so the kernel hands it
+#: connections as soon as it listens: it waits this long for the keys before serving
+#: (its readiness alone cannot keep traffic away, as a single server's does).
+WORKER_KEYS_WAIT_SECONDS = 30.0
 #: Verified tokens remembered at once; expired ones are dropped first when full.
 MAX_CACHED_TOKENS = 10_000
 REALM = "mlctl"
@@ -223,13 +227,22 @@ class KeySource:
         self._last_attempt = -MIN_REFRESH_SECONDS
         self._inflight: asyncio.Future[bool] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loaded: asyncio.Event | None = None
 
     def kids(self) -> set[str]:
         return {str(key.kid) for key in self.keys.keys} if self.keys is not None else set()
 
     def start(self) -> None:
         """First fetch (with retries) and the periodic refresh, on the running loop."""
+        self._loaded = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._keep_fresh())
+
+    async def wait_loaded(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) for the first key set; True once it is held."""
+        if self.keys is None and self._loaded is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._loaded.wait(), timeout)
+        return self.keys is not None
 
     async def close(self) -> None:
         if self._task is not None:
@@ -284,6 +297,8 @@ class KeySource:
         self._inflight = None
         if keys is not None:
             self.keys = keys
+            if self._loaded is not None:
+                self._loaded.set()
         elif self._on_error is not None:
             self._on_error(f"could not fetch the token keys from {self.url}: {error}")
         if not future.done():
