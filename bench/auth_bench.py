@@ -232,7 +232,8 @@ def in_process(issuer: LocalIssuer, rounds: int, count: int) -> dict[str, list[f
 def first_seen(issuer: LocalIssuer, count: int) -> tuple[float, float]:
     """Median seconds to check a token the first time, and once it is cached."""
     from mlctl.bundle.schema import AuthMode
-    from mlctl.serve.auth import Access, AuthSettings, KeySource, Verifier
+    from mlctl.serve.auth import Access, AuthSettings, Verifier
+    from mlctl.serve.jwks import KeySource
 
     settings = AuthSettings(mode=AuthMode.JWT, issuer=ISSUER, jwks_url=issuer.jwks_url)
     verifier = Verifier(settings, "iris", KeySource(issuer.jwks_url))

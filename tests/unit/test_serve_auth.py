@@ -27,10 +27,11 @@ with warnings.catch_warnings():
 
 from mlctl.bundle.schema import AuthMode, ServingAuth
 from mlctl.errors import ConfigError
-from mlctl.serve import auth
+from mlctl.serve import auth, jwks
 from mlctl.serve.app import make_app
-from mlctl.serve.auth import Access, AuthSettings, KeySource, Verifier
+from mlctl.serve.auth import Access, AuthSettings, Verifier
 from mlctl.serve.http import EventLog
+from mlctl.serve.jwks import KeySource
 from mlctl.serve.options import ServeOptions
 from tests.jwt_issuer import ISSUER, LocalIssuer, serving_issuer
 
@@ -321,7 +322,7 @@ def test_a_rotated_key_is_fetched_when_first_seen_and_no_sooner(issuer):
         with pytest.raises(auth.Unauthorized):
             await check.check(f"Bearer {token}", Access.MODEL)
         assert issuer.fetches == 1
-        clock.now += auth.MIN_REFRESH_SECONDS
+        clock.now += jwks.MIN_REFRESH_SECONDS
         caller = await check.check(f"Bearer {token}", Access.MODEL)
         assert caller.subject == "entity-1234" and issuer.fetches == 2
 
@@ -376,7 +377,7 @@ def test_the_cache_is_bounded(issuer, monkeypatch):
 
 
 def test_readiness_waits_for_the_keys(issuer, log, monkeypatch):
-    monkeypatch.setattr(auth, "FIRST_FETCH_BACKOFF", (0.05,))
+    monkeypatch.setattr(jwks, "FIRST_FETCH_BACKOFF", (0.05,))
     issuer.status = 503
     with start(issuer, log) as client:
         deadline = time.monotonic() + 30
