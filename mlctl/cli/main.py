@@ -41,6 +41,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
     "access": LazyCommand("mlctl.cli.access:access", "Grant models to users and applications."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
+    "env": LazyCommand("mlctl.cli.env:env", "Jupyter workspaces, batch runs and apps."),
+    "train": LazyCommand("mlctl.cli.train:train", "Train candidates as Nomad jobs; keep the best."),
     "local": LazyCommand("mlctl.cli.local:local", "Run a single-node runtime on this machine."),
     "predict": LazyCommand("mlctl.cli.predict:predict", "Ask a deployed model for a prediction."),
 }

@@ -160,7 +160,26 @@ def _filter_reason(job: JSON, group: JSON, node: JSON, used: NodeUsage, job_key:
         for request in task["Resources"].get("Devices") or []:
             if not _matching_devices(request, node):
                 return "missing devices"
+    if not _host_volumes_fit(group, node):
+        return MISSING_HOST_VOLUMES
     return None
+
+
+#: Nomad's FilterConstraintHostVolumes.
+MISSING_HOST_VOLUMES = "missing compatible host volumes"
+
+
+def _host_volumes_fit(group: JSON, node: JSON) -> bool:
+    """Every ``type = "host"`` volume exists on the node; a writable request needs a
+    writable host volume (Nomad's HostVolumeChecker)."""
+    offered = node.get("HostVolumes") or {}
+    for request in (group.get("Volumes") or {}).values():
+        if request.get("Type") != "host":
+            continue
+        volume = offered.get(request.get("Source"))
+        if volume is None or (volume.get("ReadOnly") and not request.get("ReadOnly")):
+            return False
+    return True
 
 
 def _matching_devices(request: JSON, node: JSON) -> list[JSON]:

@@ -196,6 +196,9 @@ class RawExecRunner:
             "payload": alloc.job.get("Payload"),
             "namespace": alloc.namespace,
             "job_id": alloc.job_id,
+            # A dispatched child's workload identity names its parent job (Nomad's
+            # implicit variable access covers nomad/jobs/<parent>).
+            "identity_job_id": alloc.job.get("ParentID") or alloc.job_id,
             "cgroup_name": f"{alloc.id}.{name}",
         }
 
@@ -237,7 +240,7 @@ class RawExecRunner:
                     env,
                     self.read_variable,
                     plan["namespace"],
-                    plan["job_id"],
+                    plan["identity_job_id"],
                 )
             )
         except TemplateError as exc:

@@ -4,12 +4,13 @@ Rendered once before the task starts (and again at each restart) into ``destinat
 (relative to the task directory, never outside it), with ``perms``; ``env = true``
 templates are also read as ``KEY=VALUE`` lines into the task's environment, as Nomad
 does.  Supported actions: literal text, ``{{ env "NAME" }}``, ``{{ with nomadVar "PATH" }}
-… {{ .key }} … {{ end }}`` and ``{{ .key }}`` inside it, with ``{{-``/``-}}`` trimming and
-custom delimiters.  A task reads, without any policy, the variables of its own job
-(``nomad/jobs/<job>`` and below) — Nomad's implicit workload-identity access; other
-paths are refused.  A missing variable fails the start with Nomad's "Missing:
-nomad.var.block(…)" text (the restart policy retries), and re-rendering on a variable
-change (``change_mode``) is not done: mlctl local renders at start.
+… {{ end }}`` with ``{{ .key }}`` and ``{{ index . "key" }}`` inside it, ``{{-``/``-}}``
+trimming and custom delimiters.  A task reads, without any policy, the variables of its
+own job (``nomad/jobs/<job>`` and below; a dispatched child, its parent's) — Nomad's
+implicit workload-identity access; other paths are refused.  A missing variable fails the
+start with Nomad's "Missing: nomad.var.block(…)" text (the restart policy retries), and
+re-rendering on a variable change (``change_mode``) is not done: mlctl local renders at
+start.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def _value(action: str, frame: _Frame, env: Mapping[str, str]) -> str:
         return env.get(match.group(1), "")
     match = re.fullmatch(r"\.([A-Za-z_][A-Za-z0-9_]*)", action)
     if match and frame.dot is not None:
+        return str(frame.dot.get(match.group(1), "<no value>"))
+    match = re.fullmatch(r'index\s+\.\s+"([^"]*)"', action)
+    if match and frame.dot is not None:  # keys that are not identifiers (``a-b``)
         return str(frame.dot.get(match.group(1), "<no value>"))
     raise TemplateError(f"template: {{{{ {action} }}}} is not supported by mlctl local")
 

@@ -42,6 +42,8 @@ class NodeSpec:
     node_class: str = ""
     meta: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    host_volumes: dict[str, str] = field(default_factory=dict)
+    """Host volume name -> path on the node (read-write), as a client's host_volume block."""
     drivers: dict[str, Any] | None = None
     """Task drivers the node reports (name -> drivers.DriverInfo); None: the simulated
     cluster's docker (and nvidia runtime on GPU nodes)."""
@@ -91,6 +93,8 @@ def _apply(spec: NodeSpec, key: str, value: str) -> NodeSpec:
         spec.meta[key[5:]] = value
     elif key.startswith("attr."):
         spec.attributes[key[5:]] = value
+    elif key.startswith("volume."):
+        spec.host_volumes[key[7:]] = value
     else:
         raise ValueError(f"node {spec.name!r}: unknown key {key!r}")
     return spec
@@ -207,7 +211,10 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
                 "UpdateTime": now_ns,
             },
         },
-        "HostVolumes": None,
+        "HostVolumes": {
+            name: {"Path": path, "ReadOnly": False} for name, path in spec.host_volumes.items()
+        }
+        or None,
         "CSIControllerPlugins": None,  # no CSI here (see tests/README.md)
         "CSINodePlugins": None,
         "HostNetworks": None,
