@@ -98,6 +98,10 @@ class Reply:
     stream: Iterator[bytes] | None = None
 
 
+class StreamAborted(Exception):
+    """Raised by a stream generator to drop the connection mid-stream (steering)."""
+
+
 Handler = Callable[[Request], Reply | Any]
 Guard = Callable[[Request], None]
 
@@ -146,6 +150,7 @@ class Router:
         return deco
 
     def dispatch(self, req: Request) -> Reply:
+        req.sim.faults.check(req.path, req.sim.clock.now())
         allowed = []
         for route in self.routes:
             match = route.pattern.match(req.path)
@@ -243,8 +248,8 @@ class Handler_(BaseHTTPRequestHandler):
                         self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            except (BrokenPipeError, ConnectionResetError, StreamAborted):
+                pass  # StreamAborted: the connection drops without the closing chunk
             self.close_connection = True
             return
         if isinstance(reply.body, bytes):

@@ -10,6 +10,8 @@ from .acl_store import AclStore
 from .alloc import Alloc
 from .clock import SimClock
 from .cluster import Cluster
+from .event_buffer import DEFAULT_SIZE as DEFAULT_EVENT_BUFFER
+from .faults import Fault, Faults
 from .http import Router, SimHTTPServer
 from .lifecycle import Lifecycle
 from .scheduler import stop_alloc
@@ -42,9 +44,13 @@ class NomadSim:
         time_scale: float = 50.0,
         region: str = "global",
         verbose: bool = False,
+        event_buffer_size: int = DEFAULT_EVENT_BUFFER,
+        event_heartbeat: float = 30.0,
     ) -> None:
         self.clock = SimClock(time_scale)
-        self.store = Store(self.clock)
+        self.store = Store(self.clock, event_buffer_size)
+        self.event_heartbeat = event_heartbeat  # simulated seconds between {} lines
+        self.faults = Faults()
         self.cluster = Cluster(self.store, region)
         self.acls = AclStore(self.cluster, acl)
         self.variables = Variables(self.cluster)
@@ -216,8 +222,29 @@ class NomadSim:
                 mode, job=job, version=version, image=image, namespace=namespace
             )
 
-    def cut_event_streams(self) -> None:
-        self.store.cut_streams()
+    def cut_event_streams(self, mid_line: bool = False) -> None:
+        """End every open event stream (``mid_line``: inside a frame, connection dropped)."""
+        self.store.cut_streams(mid_line)
+
+    def stall_event_streams(self, stalled: bool = True) -> None:
+        """Open event streams go silent, heartbeats included, without disconnecting."""
+        self.store.stall_streams(stalled)
+
+    def inject_fault(
+        self,
+        status: int = 500,
+        message: str = "rpc error: No cluster leader",
+        prefix: str = "/v1/",
+        count: int | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """Answer requests under ``prefix`` with ``status`` for ``count`` requests or
+        ``seconds`` of simulated time (neither: until :meth:`clear_faults`)."""
+        until = self.clock.now() + seconds if seconds is not None else None
+        self.faults.add(Fault(prefix, status, message, count, until))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
 
     def advance(self, seconds: float) -> None:
         """Move simulated time forward and let timers fire."""
