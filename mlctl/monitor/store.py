@@ -337,6 +337,21 @@ class Store:
         with self._lock:
             return self._jobs.items.get(key)
 
+    def job_keys(self) -> list[ModelKey]:
+        with self._lock:
+            return list(self._jobs.items)
+
+    def job_index(self, key: ModelKey) -> int | None:
+        """The ModifyIndex the Store holds for a job (None: unknown)."""
+        with self._lock:
+            return self._jobs.seen.get(key) if key in self._jobs.items else None
+
+    def alloc_running(self, alloc_id: str) -> bool | None:
+        """Whether the Store's copy of an allocation is running (None: unknown)."""
+        with self._lock:
+            alloc = self._allocs.items.get(alloc_id)
+            return None if alloc is None else alloc.running
+
     # ------------------------------------------------------------------ per-kind upserts
 
     def _apply_alloc(self, obj: JSON, modify_index: int) -> bool:
