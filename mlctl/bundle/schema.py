@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlctl.bundle.alerts import AlertsSection
+
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 CONFIG_FILENAMES = ("mlctl.yaml", "mlctl.yml", "config.json")
@@ -161,7 +163,7 @@ class BundleConfig(Strict):
     serving: Serving = Field(default_factory=Serving)
     # Sections that the schedule and monitoring issues define; accepted and kept as-is.
     schedule: list[dict[str, Any]] | None = None
-    alerts: list[dict[str, Any]] | None = None
+    alerts: AlertsSection | None = None  # health rules, actions, prediction notifications
 
     @field_validator("version", mode="before")
     @classmethod

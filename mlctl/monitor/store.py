@@ -123,6 +123,7 @@ class Store:
         self._evals: _Table[str, EvalRecord] = _Table()
         self._nodes: _Table[str, NodeRecord] = _Table()
         self._latest_deployment: dict[ModelKey, str] = {}
+        self._failed_deployment: dict[ModelKey, DeploymentView] = {}
         self._allocs_by_job: dict[ModelKey, set[str]] = {}
         self._allocs_by_node: dict[str, set[str]] = {}
         self._blocked_by_job: dict[ModelKey, set[str]] = {}
@@ -389,6 +390,10 @@ class Store:
         view = convert.deployment_view(obj)
         self._deployments.seen[key] = modify_index
         job_key = (view.namespace, view.job_id)
+        failed = self._failed_deployment.get(job_key)
+        if view.status == "failed" and (failed is None or failed.create_index <= view.create_index):
+            self._failed_deployment[job_key] = view
+            self._dirty_models.add(job_key)
         latest_id = self._latest_deployment.get(job_key)
         latest = self._deployments.items.get(latest_id) if latest_id else None
         if latest is not None and latest.id != key and latest.create_index > view.create_index:
@@ -536,6 +541,7 @@ class Store:
             blocked=blocked,
             alert_settings=MappingProxyType(dict(job.alert_settings)),
             modify_index=job.modify_index,
+            failed_deployment=self._failed_deployment.get(key),
         )
 
     def _node_view(self, record: NodeRecord) -> NodeView:
