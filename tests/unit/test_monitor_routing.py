@@ -53,7 +53,8 @@ def test_a_new_group_waits_group_wait_then_notifies_once() -> None:
     assert r.process([a], at(9)) == []
     sent = r.process([a], at(10))
     assert summaries(sent) == [("default", "firing", ["firing"])]
-    assert sent[0].group_key == '{}:{alertname="ModelCrashLooping", model="iris", namespace="default"}'
+    key = '{}:{alertname="ModelCrashLooping", model="iris", namespace="default"}'
+    assert sent[0].group_key == key
     assert r.process([a], at(30)) == []
 
 
