@@ -35,6 +35,7 @@ class Delivery:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     attempts: int = 0
     last_error: str = ""
+    held: bool = False  #: not sent until released (the state recording it is saved first)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,9 +94,13 @@ class Outbox:
     def integrations(self) -> dict[str, Integration]:
         return {k: q.integration for k, q in self._queues.items()}
 
-    def submit(self, integration_id: str, payload: dict[str, Any], summary: str = "") -> None:
+    def submit(
+        self, integration_id: str, payload: dict[str, Any], summary: str = "", hold: bool = False
+    ) -> None:
+        """Queue a delivery; with ``hold`` it waits for :meth:`release` (write-ahead:
+        the caller saves the state that records it, then releases)."""
         queue = self._queues[integration_id]
-        delivery = Delivery(integration_id, payload, self.clock().isoformat(), summary)
+        delivery = Delivery(integration_id, payload, self.clock().isoformat(), summary, held=hold)
         with queue.wake:
             queue.items.append(delivery)
             dropped = queue.items.popleft() if len(queue.items) > queue.limit else None
@@ -158,9 +163,12 @@ class Outbox:
             thread.start()
             self._threads.append(thread)
 
-    def wake_all(self) -> None:
+    def release(self) -> None:
+        """Let held deliveries go."""
         for queue in self._queues.values():
             with queue.wake:
+                for delivery in queue.items:
+                    delivery.held = False
                 queue.wake.notify_all()
 
     def _work(self, queue: _Queue, stop: threading.Event) -> None:
@@ -171,8 +179,8 @@ class Outbox:
                     queue.wake.wait(0.5)
                     continue
                 delay = retry_at - time.monotonic()
-                if delay > 0:
-                    queue.wake.wait(min(delay, 0.5))
+                if delay > 0 or queue.items[0].held:
+                    queue.wake.wait(min(delay, 0.5) if delay > 0 else 0.5)
                     continue
                 head = queue.items[0]
             try:
