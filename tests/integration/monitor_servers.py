@@ -280,3 +280,97 @@ def alertmanager(tmp_path: Path, webhook_sink: WebhookSink) -> Iterator[Alertman
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+# ---------------------------------------------------------------------- model servers
+
+
+class FakeModelServer:
+    """``/readyz`` and ``/metrics`` of ``mlctl serve`` (its real metrics registry) on a
+    given port, with load the test controls: requests in flight and their latency."""
+
+    def __init__(self, port: int) -> None:
+        from mlctl.serve.metrics import ServerMetrics
+
+        self.metrics = ServerMetrics("model")
+        self.ready = True
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path == "/readyz":
+                    status, body = (200, b"ok") if server.ready else (503, b"loading")
+                elif self.path == "/metrics":
+                    with server.lock:
+                        status, body = 200, server.metrics.exposition()
+                else:
+                    status, body = 404, b""
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def load(self, in_flight: float, requests_done: int = 50, seconds: float = 0.01) -> None:
+        with self.lock:
+            self.metrics.in_flight.set(in_flight)
+            for _ in range(requests_done):
+                self.metrics.requests.labels("/predict", "POST", "200").inc()
+                self.metrics.latency.labels("/predict").observe(seconds)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ModelServers:
+    """A fake model server on the port of every running allocation of a simulated job
+    (started as allocations appear), all under the same load."""
+
+    def __init__(self, sim: Any, job_id: str, namespace: str = "default") -> None:
+        self.sim = sim
+        self.job_id = job_id
+        self.namespace = namespace
+        self.servers: dict[str, FakeModelServer] = {}
+        self.in_flight = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.05):
+            for alloc in self.sim.allocations(self.job_id, self.namespace):
+                if alloc.id in self.servers or alloc.terminal or not alloc.offer.ports:
+                    continue
+                try:
+                    self.servers[alloc.id] = FakeModelServer(int(alloc.offer.ports[0]["Value"]))
+                except OSError:
+                    continue  # port taken on this machine: that allocation stays unreachable
+            for server in self.servers.values():
+                server.load(self.in_flight, requests_done=5)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        for server in self.servers.values():
+            server.close()
+
+
+@pytest.fixture
+def model_servers() -> Iterator[Any]:
+    made: list[ModelServers] = []
+
+    def make(sim: Any, job_id: str, namespace: str = "default") -> ModelServers:
+        made.append(ModelServers(sim, job_id, namespace))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.close()
