@@ -1,7 +1,8 @@
 """Deliveries that must not be lost: one FIFO queue and one worker per integration.
 
 A failed delivery stays at the head of its integration's queue and is retried with a
-bounded, jittered backoff, so it is neither lost nor reordered, and a dead receiver
+bounded, jittered backoff (a receiver that *rejects* the payload itself, HTTP 4xx, is
+not retried: that is logged as ``rejected``), so it is neither lost nor reordered, and a dead receiver
 only delays its own queue — never the monitor loop or another receiver. Each queue is
 bounded (``limit``); when a receiver has been down so long that it overflows, the
 oldest delivery is dropped and the drop is written to the event log.
@@ -171,6 +172,19 @@ class Outbox:
                     delivery.held = False
                 queue.wake.notify_all()
 
+    def _drop(self, queue: _Queue, head: Delivery, why: str) -> None:
+        with queue.wake:
+            if queue.items and queue.items[0] is head:
+                queue.items.popleft()
+        self.log(
+            "notification",
+            status="rejected",
+            receiver=queue.integration.description,
+            summary=head.summary,
+            error=why,
+        )
+        self.on_change()
+
     def _work(self, queue: _Queue, stop: threading.Event) -> None:
         retry_at = 0.0
         while not stop.is_set():
@@ -186,6 +200,9 @@ class Outbox:
             try:
                 queue.integration.deliver(head.payload)
             except DeliveryFailed as error:
+                if error.permanent:
+                    self._drop(queue, head, str(error))
+                    continue
                 retry_at = time.monotonic() + queue.backoff.next_delay()
                 head.attempts += 1
                 head.last_error = str(error)

@@ -34,7 +34,15 @@ JSON = dict[str, Any]
 
 
 class DeliveryFailed(Exception):
-    """A delivery attempt failed; the message is safe to log."""
+    """A delivery attempt failed; the message is safe to log.
+
+    ``permanent`` failures (the receiver refused the payload itself: HTTP 4xx other than
+    408 and 429) are not retried — retrying would block the queue forever — but logged.
+    """
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class Integration(Protocol):
@@ -90,7 +98,10 @@ def _post(session: requests.Session, url: str, body: Any, headers: dict[str, str
         ) from None
     if answer.status_code >= 300:
         text = " ".join(answer.text.split())[:200]
-        raise DeliveryFailed(f"{safe_url(url)} answered HTTP {answer.status_code}: {text}")
+        permanent = 400 <= answer.status_code < 500 and answer.status_code not in (408, 429)
+        raise DeliveryFailed(
+            f"{safe_url(url)} answered HTTP {answer.status_code}: {text}", permanent
+        )
 
 
 class Webhook:
