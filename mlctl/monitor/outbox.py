@@ -2,8 +2,9 @@
 
 A failed delivery stays at the head of its integration's queue and is retried with a
 bounded, jittered backoff (a receiver that *rejects* the payload itself, HTTP 4xx, is
-not retried: that is logged as ``rejected``), so it is neither lost nor reordered, and a dead receiver
-only delays its own queue — never the monitor loop or another receiver. Each queue is
+not retried: that is logged as ``rejected``), so it is neither lost nor reordered,
+and a dead receiver only delays its own queue — never the monitor loop or another
+receiver. Each queue is
 bounded (``limit``); when a receiver has been down so long that it overflows, the
 oldest delivery is dropped and the drop is written to the event log.
 
