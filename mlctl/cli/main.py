@@ -40,6 +40,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "logout": LazyCommand("mlctl.cli.auth:logout", "Revoke and forget cached tokens."),
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
+    "monitor": LazyCommand("mlctl.cli.monitor:monitor", "Run or deploy the monitor loop."),
+    "alerts": LazyCommand("mlctl.cli.alerts:alerts", "List the monitor's alerts."),
+    "events": LazyCommand("mlctl.cli.alerts:events", "Show or follow the monitor's events."),
 }
 
 EPILOG = """\b

@@ -17,17 +17,20 @@ resolve or raise them) and a ``MonitorDisconnected`` alert fires after a minute.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from mlctl.bundle.alerts import Actions, AlertsSection, Rules, merged_rules
-from mlctl.errors import MlctlError
+from mlctl.errors import MlctlError, PermissionDenied
 from mlctl.monitor import reader
 from mlctl.monitor.actions import Planner
 from mlctl.monitor.alerts import AlertBook, Transition
@@ -71,6 +74,8 @@ class MonitorOptions:
     """Where this monitor can be reached, sent as Alertmanager's ``externalURL``."""
     publish: bool = True
     """Publish alerts and events to Nomad Variables for ``mlctl alerts``/``events``."""
+    state_fallback: Path | None = None
+    """A state file to use when the token may not write ``mlctl/monitor/*`` Variables."""
 
 
 class Monitor:
@@ -151,6 +156,7 @@ class Monitor:
         self._published: dict[str, str] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.last_pass = time.monotonic()  #: when the loop last ran (health checks)
 
     def _log_line(self, line: str) -> None:
         self.events.append("monitor", message=line)
@@ -246,6 +252,19 @@ class Monitor:
         """Restore alerts, routing and undelivered notifications of a previous run."""
         try:
             data = self.state.load()
+        except PermissionDenied as error:
+            fallback = self.options.state_fallback
+            if fallback is None or isinstance(self.state, FileState):
+                self.events.append("monitor", message=f"cannot read saved state: {error}")
+                return False
+            self.events.append(
+                "monitor",
+                message=f"no access to Nomad Variables mlctl/monitor/* ({error.one_line()}): "
+                f"keeping state in {fallback} and not publishing alerts or events",
+            )
+            self.state = FileState(fallback)
+            self.options = dataclasses.replace(self.options, publish=False)
+            return self.load_state()
         except (MlctlError, ValueError) as error:
             self.events.append("monitor", message=f"cannot read saved state yet: {error}")
             return False
@@ -439,6 +458,7 @@ class Monitor:
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            self.last_pass = time.monotonic()
             try:
                 self.tick()
             except Exception as error:  # a bug must not stop the monitor: log, go on
