@@ -50,7 +50,7 @@ def login(ctx: click.Context, name: str | None, password_stdin: bool) -> None:
       cat pw.txt | mlctl login alice --password-stdin
       mlctl --vault-addr https://vault:8200 --ca-cert ca.pem login alice
     """
-    from mlctl.vault.session import login as do_login
+    from mlctl.access.login import login as do_login
 
     settings = state(ctx).settings()
     user = name or _default_user()
@@ -79,7 +79,7 @@ def _default_user() -> str:
 
 
 def _iso(stamp: float | None) -> str | None:
-    from mlctl.vault.session import _iso as iso
+    from mlctl.access.login import _iso as iso
 
     return iso(stamp)
 
@@ -97,7 +97,7 @@ def logout(ctx: click.Context, forget: bool) -> None:
       mlctl logout
       mlctl logout --forget     # Vault is down: drop the cache; tokens expire on their own
     """
-    from mlctl.vault.session import logout as do_logout
+    from mlctl.access.login import logout as do_logout
 
     settings = state(ctx).settings()
     who = do_logout(settings, forget_only=forget)
@@ -119,7 +119,7 @@ def whoami(ctx: click.Context) -> None:
       mlctl whoami
       mlctl whoami -o json
     """
-    from mlctl.vault.session import whoami as do_whoami
+    from mlctl.access.login import whoami as do_whoami
 
     settings = state(ctx).settings()
     emit(do_whoami(settings), settings.output)

@@ -41,28 +41,15 @@ def _load_config(path: Path | None) -> MonitorConfig:
 
 
 def _token_source(settings: Settings, env: dict[str, str]) -> TokenSource:
-    """The monitor's Nomad token: an AppRole login (when deployed by ``monitor deploy``),
-    else NOMAD_TOKEN or the cached ``mlctl login``."""
-    from mlctl.credentials import resolve_nomad_token
+    """The monitor's Nomad token: its AppRole's (when ``monitor deploy`` gave the task its
+    credentials), else NOMAD_TOKEN or the cached ``mlctl login``."""
     from mlctl.monitor.deploy import ROLE_ID_ENV, SECRET_ID_ENV
     from mlctl.monitor.tokens import MintedToken, StaticToken
+    from mlctl.session import resolve_nomad_token, service_token_minter
 
     role_id, secret_id = env.get(ROLE_ID_ENV), env.get(SECRET_ID_ENV)
     if role_id and secret_id:
-        from mlctl import redact
-
-        redact.register(role_id, secret_id)
-
-        def mint() -> str:
-            from mlctl.vault import approle, nomad_engine
-            from mlctl.vault.client import connect as connect_vault
-            from mlctl.vault.roles import MONITOR
-
-            auth = approle.login(connect_vault(settings, None), role_id, secret_id)
-            vault = connect_vault(settings, str(auth["client_token"]))
-            return nomad_engine.mint(vault, MONITOR).secret_id
-
-        return MintedToken(mint)
+        return MintedToken(service_token_minter(settings, role_id, secret_id))
     return StaticToken(resolve_nomad_token(settings))
 
 

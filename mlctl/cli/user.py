@@ -8,6 +8,7 @@ import click
 
 from mlctl.cli.auth import read_password
 from mlctl.cli.main import state
+from mlctl.cli.vault import report, reporting_partial
 from mlctl.output import emit, note
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from mlctl.vault.client import Vault
 
 ROLES = ["admin", "operator", "data-scientist", "viewer"]
-CHANGE_COLUMNS = {"system": "SYSTEM", "kind": "KIND", "name": "NAME", "action": "ACTION"}
 
 
 @click.group()
@@ -65,18 +65,19 @@ def add(
       mlctl user add alice --role data-scientist --namespace team-a --namespace team-b
       printf '%s\\n' "$PW" | mlctl user add ops1 --role operator --password-stdin
     """
+    from mlctl.access.roles import Role, check_grant, check_username
+    from mlctl.access.users import add_user, check_password
     from mlctl.session import nomad_client
-    from mlctl.vault.roles import Role, check_grant, check_username
-    from mlctl.vault.users import add_user, check_password
 
     settings, vault = _vault(ctx)
     check_username(name)
     check_grant(Role(role), namespaces)
     password = check_password(read_password(password_stdin, confirm=True))
-    changes = add_user(
-        vault, lambda: nomad_client(settings), name, Role(role), namespaces, password
-    )
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    with reporting_partial(settings.output):
+        changes = add_user(
+            vault, lambda: nomad_client(settings), name, Role(role), namespaces, password
+        )
+    report(changes, settings.output)
     note(f"user {name} added as {role}; they can now run: mlctl login {name}")
 
 
@@ -86,7 +87,7 @@ def list_(ctx: click.Context) -> None:
     """List users with their role and namespaces."""
     from dataclasses import asdict
 
-    from mlctl.vault.users import list_users
+    from mlctl.access.users import list_users
 
     settings, vault = _vault(ctx)
     rows = [asdict(v) for v in list_users(vault)]
@@ -100,7 +101,7 @@ def show(ctx: click.Context, name: str) -> None:
     """Show a user's role, namespaces, Vault policies and Nomad policies."""
     from dataclasses import asdict
 
-    from mlctl.vault.users import show_user
+    from mlctl.access.users import show_user
 
     settings, vault = _vault(ctx)
     emit(asdict(show_user(vault, name)), settings.output)
@@ -112,7 +113,7 @@ def show(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME (prompted twice, or read from stdin)."""
-    from mlctl.vault.users import change_password
+    from mlctl.access.users import change_password
 
     _, vault = _vault(ctx)
     change_password(vault, name, read_password(password_stdin, confirm=True, prompt="New password"))
@@ -123,10 +124,22 @@ def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @click.argument("name")
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> None:
-    """Delete NAME and revoke every Vault and Nomad token it holds."""
-    from mlctl.vault.users import remove_user
+    """Delete NAME and revoke every Vault and Nomad token it holds.
+
+    No new logins from the moment the user is deleted. Vault tokens are revoked; Nomad
+    tokens too (secrets engine: with their leases; jwt: the tokens its logins created
+    are deleted in Nomad, which needs your admin login or a management NOMAD_TOKEN).
+
+    \b
+    Examples:
+      mlctl user remove alice
+      mlctl -o json user remove alice
+    """
+    from mlctl.access.users import remove_user
+    from mlctl.session import nomad_client
 
     settings, vault = _vault(ctx)
-    changes = remove_user(vault, name)
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    with reporting_partial(settings.output):
+        changes = remove_user(vault, lambda: nomad_client(settings), name)
+    report(changes, settings.output)
     note(f"user {name} removed; their tokens are revoked")

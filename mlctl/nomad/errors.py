@@ -61,7 +61,7 @@ def from_response(response: requests.Response, ctx: CallContext) -> MlctlError:
             return PermissionDenied(
                 f"permission denied: {where}", hint="not logged in — run mlctl login"
             )
-        if "token not found" in body.lower():
+        if "token not found" in body.lower() or "token expired" in body.lower():
             return AuthError(
                 f"Nomad does not know the token sent with {where}",
                 hint="token expired or revoked — run mlctl login",

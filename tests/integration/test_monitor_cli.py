@@ -120,7 +120,14 @@ def test_monitor_credentials_are_handed_over_unseen_and_work(
     me = requests.get(
         f"{cluster.nomad_addr}/v1/acl/token/self", headers=headers(token), timeout=5
     ).json()
-    assert me["Policies"] == ["mlctl-monitor"]
+    assert me["Type"] == "client"  # the monitor's policy (directly, or through a role)
+    submit = requests.post(
+        f"{cluster.nomad_addr}/v1/jobs",
+        json={"Job": {"ID": "x", "Name": "x", "TaskGroups": []}},
+        headers=headers(token),
+        timeout=5,
+    )
+    assert submit.status_code == 403  # least privilege: it never submits jobs
     with requests.get(
         f"{cluster.nomad_addr}/v1/event/stream",
         params=[("namespace", "*"), ("topic", "Job"), ("topic", "Node"), ("index", "1")],
