@@ -41,14 +41,14 @@ job "mlctl-NAME" {
     }
     update {
       max_parallel     = 1
-      min_healthy_time = "10s"
+      min_healthy_time = "MINHEALTHY"
       healthy_deadline = "3m"
       auto_revert      = true
     }
     restart {
       attempts = 10
       interval = "30m"
-      delay    = "15s"
+      delay    = "RESTARTDELAY"
       mode     = "fail"
     }
     task "server" {
@@ -68,7 +68,12 @@ job "mlctl-NAME" {
 
 
 def model_hcl(
-    name: str, count: int = 1, namespace: str = "default", alerts: dict[str, Any] | None = None
+    name: str,
+    count: int = 1,
+    namespace: str = "default",
+    alerts: dict[str, Any] | None = None,
+    min_healthy: str = "10s",
+    restart_delay: str = "15s",
 ) -> str:
     alerts_line = ""
     if alerts is not None:
@@ -78,6 +83,8 @@ def model_hcl(
         .replace("NAME", name)
         .replace("COUNT", str(count))
         .replace("ALERTS", alerts_line)
+        .replace("MINHEALTHY", min_healthy)
+        .replace("RESTARTDELAY", restart_delay)
     )
 
 
@@ -91,12 +98,14 @@ def register_model(
     count: int = 1,
     namespace: str = "default",
     alerts: dict[str, Any] | None = None,
+    **timing: str,  # min_healthy, restart_delay
 ) -> dict[str, Any]:
     """Parse and register a model job like ``mlctl deploy`` would; returns the job JSON."""
     token = handle.management_token
+    hcl = model_hcl(name, count, namespace, alerts, **timing)
     parsed = requests.post(
         f"{handle.address}/v1/jobs/parse",
-        json={"JobHCL": model_hcl(name, count, namespace, alerts), "Canonicalize": True},
+        json={"JobHCL": hcl, "Canonicalize": True},
         headers=headers(token),
         timeout=10,
     )
