@@ -89,7 +89,7 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def _post(session: requests.Session, url: str, body: Any, headers: dict[str, str]) -> None:
+def post_json(session: requests.Session, url: str, body: Any, headers: dict[str, str]) -> None:
     try:
         answer = session.post(url, json=body, headers=headers, timeout=TIMEOUT)
     except requests.RequestException as error:
@@ -130,7 +130,7 @@ class Webhook:
 
     def deliver(self, payload: JSON) -> None:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        _post(self._session, self._url, payload, headers)
+        post_json(self._session, self._url, payload, headers)
 
 
 class Slack:
@@ -149,7 +149,7 @@ class Slack:
         return payloads.slack_text(notification, self._channel)
 
     def deliver(self, payload: JSON) -> None:
-        _post(self._session, self._url, payload, {})
+        post_json(self._session, self._url, payload, {})
 
 
 class Email:
@@ -221,4 +221,4 @@ class AlertmanagerPush:
         return self.render_alerts(list(notification.alerts))
 
     def deliver(self, payload: JSON) -> None:
-        _post(self._session, self._url, payload["alerts"], {})
+        post_json(self._session, self._url, payload["alerts"], {})

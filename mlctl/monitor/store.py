@@ -360,7 +360,7 @@ class Store:
         if not self._allocs.accepts(key, modify_index):
             return False
         old = self._allocs.items.get(key)
-        view = convert.merge_crash_history(old, convert.alloc_view(obj))
+        view = convert.merge_crash_history(old, convert.alloc_view(obj, old))
         self._allocs.seen[key] = modify_index
         self._allocs.items[key] = view
         job_key = (view.namespace, view.job_id)
