@@ -6,32 +6,12 @@ where ``ps`` and shell history would show them.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from mlctl import redact
 from mlctl.cli.main import state
+from mlctl.cli.prompts import read_password
 from mlctl.errors import InvalidInput
-from mlctl.output import emit, note
-
-
-def read_stdin_secret(what: str) -> str:
-    """One line of stdin (without its newline), registered as a secret."""
-    line = sys.stdin.readline().rstrip("\r\n")
-    if not line:
-        raise InvalidInput(f"no {what} on stdin", hint=f"pipe it in: ... | mlctl ... ({what})")
-    redact.register(line)
-    return line
-
-
-def read_password(from_stdin: bool, *, confirm: bool, prompt: str = "Password") -> str:
-    """A password from stdin or a hidden prompt (typed twice when ``confirm``)."""
-    if from_stdin:
-        return read_stdin_secret("password")
-    password = str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
-    redact.register(password)
-    return password
+from mlctl.output import emit, emit_json, note
 
 
 @click.command()
@@ -101,6 +81,8 @@ def logout(ctx: click.Context, forget: bool) -> None:
 
     settings = state(ctx).settings()
     who = do_logout(settings, forget_only=forget)
+    if settings.output == "json":
+        emit_json({"user": who, "revoked": who is not None and not forget})
     if who is None:
         note("not logged in; nothing to do")
     elif forget:
@@ -125,4 +107,4 @@ def whoami(ctx: click.Context) -> None:
     emit(do_whoami(settings), settings.output)
 
 
-__all__ = ["login", "logout", "read_password", "read_stdin_secret", "whoami"]
+__all__ = ["login", "logout", "whoami"]

@@ -34,6 +34,24 @@ def monitor() -> None:
     """
 
 
+def _require_monitor_extra() -> None:
+    """The monitor's own packages (small, but not in the core client)."""
+    import importlib
+
+    from mlctl.errors import ConfigError
+
+    for module in ("prometheus_client", "orjson"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise ConfigError(
+                f"mlctl monitor run needs the 'monitor' extra: Python module {module} is not "
+                "installed",
+                hint="pip install 'mlctl[monitor]'",
+                title="missing extra",
+            ) from None
+
+
 def _load_config(path: Path | None) -> MonitorConfig:
     from mlctl.monitor.config import MonitorConfig, load
 
@@ -113,6 +131,7 @@ def run(
       mlctl monitor run --config monitor.yaml --alertmanager http://127.0.0.1:9093
       mlctl -o json monitor run --event-log /var/log/mlctl/events.jsonl
     """
+    _require_monitor_extra()
     from mlctl.monitor import eventlog, livelog
     from mlctl.monitor.engine import Monitor, MonitorOptions
     from mlctl.monitor.setup import with_flags

@@ -14,6 +14,7 @@ from mlctl.output import emit, note
 
 if TYPE_CHECKING:
     from mlctl.access.bootstrap import JwtTrust
+    from mlctl.nomad.client import NomadClient
     from mlctl.settings import Settings
     from mlctl.vault.client import Vault
 
@@ -71,6 +72,7 @@ def reporting_partial(output: str) -> Iterator[None]:
     help="Read the Nomad management token from stdin (else NOMAD_TOKEN).",
 )
 @click.option(
+    "-n",
     "--namespace",
     "namespaces",
     multiple=True,
@@ -142,6 +144,7 @@ def bootstrap(
     mode, why = choose_mode(client, requested)
     note(f"Nomad logins: {mode.value} ({why})")
     nomad = nomad_client_with_token(settings, management)
+    _check_management_token(nomad)
     access = trust = None
     if mode is NomadAuth.SECRETS_ENGINE:
         ca_pem = Path(settings.nomad_cacert).read_text() if settings.nomad_cacert else None
@@ -163,17 +166,36 @@ def bootstrap(
 
 
 def _management_token(settings: Settings, from_stdin: bool) -> str:
-    from mlctl.cli.auth import read_stdin_secret
+    from mlctl.cli.prompts import read_stdin_secret
     from mlctl.errors import ConfigError
 
     if from_stdin:
-        return read_stdin_secret("Nomad management token")
+        return read_stdin_secret("Nomad management token", "--nomad-token-stdin")
     if settings.nomad_token:
         return settings.nomad_token
     raise ConfigError(
         "bootstrap needs a Nomad management token",
         hint="pipe it in with --nomad-token-stdin, or set NOMAD_TOKEN",
     )
+
+
+def _check_management_token(nomad: NomadClient) -> None:
+    """Refuse a wrong or under-privileged token before Vault is changed, saying which."""
+    from mlctl.errors import AuthError, PermissionDenied
+    from mlctl.nomad.acl import token_self
+
+    where = f"Nomad at {nomad.address}"
+    hint = "give the SecretID that `nomad acl bootstrap` printed, on stdin: --nomad-token-stdin"
+    try:
+        record = token_self(nomad)
+    except (AuthError, PermissionDenied) as error:
+        raise AuthError(f"{where} does not accept the management token given", hint=hint) from error
+    if record.get("Type") != "management":
+        raise PermissionDenied(
+            f"the token given is a {record.get('Type') or 'client'} token of {where}; "
+            "bootstrap needs a management token",
+            hint=hint,
+        )
 
 
 def _jwt_trust(client: Vault, vault_addr: str, settings: Settings) -> JwtTrust:

@@ -9,6 +9,7 @@ from mlctl.nomad.transport import Transport
 from mlctl.nomad.types import (
     Allocation,
     Deployment,
+    Evaluation,
     Job,
     JobStub,
     JobVersions,
@@ -115,6 +116,10 @@ class Jobs:
         """The most recent deployment (``None`` when there is none); blocking with ``index``."""
         data, new_index = self._t.blocking("job", job_id, "deployment", index=index, wait=wait)
         return cast(Deployment | None, data), new_index
+
+    def evaluations(self, job_id: str) -> list[Evaluation]:
+        """The job's evaluations (blocked ones carry why allocations wait for capacity)."""
+        return cast(list[Evaluation], self._t.json("get", "job", job_id, "evaluations") or [])
 
     def deployments(self, job_id: str) -> list[Deployment]:
         return cast(list[Deployment], self._t.json("get", "job", job_id, "deployments") or [])

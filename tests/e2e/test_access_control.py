@@ -213,7 +213,7 @@ def test_access_control_story(story, tmp_path, caplog):
 
     # --- removing alice revokes what she holds and stops her logins ------------------------
     story.act_as("ada")
-    removed = story.run("user", "remove", "alice")
+    removed = story.run("user", "remove", "alice", "--yes")
     assert removed.status == 0, removed.stderr
     story.act_as("alice")
     gone = story.run("-n", "team-a", "status")

@@ -70,25 +70,37 @@ def test_a_part_way_failure_lists_what_changed_and_a_rerun_completes(
     access_cluster, tmp_path, monkeypatch
 ):
     _env(monkeypatch, access_cluster, tmp_path, access_cluster.root_token)
-    # A token Nomad does not know: every Vault step works, the first Nomad write fails.
-    failed = bootstrap(access_cluster, "--nomad-auth", "jwt", token="not-a-nomad-token-1234")
-    assert failed.status in (ExitStatus.AUTH, ExitStatus.PERMISSION), failed.stderr
-    done = json.loads(failed.stdout)["changes"]
-    assert {"auth/userpass", "auth/approle", "mlctl-admin"} <= {c["name"] for c in done}
-    assert all(c["system"] == "vault" for c in done)
-    assert "already changed (listed with this error)" in failed.stderr
-    table = run_cli(
-        ["vault", "bootstrap", "--nomad-token-stdin", "--nomad-auth", "jwt"],
-        "still-not-a-nomad-token\n",
-    )
-    assert table.status == failed.status and "auth/userpass" in table.stdout
-    assert "run the same command again" in failed.stderr
+    # Every Vault step works, then the first Nomad write is refused. (A wrong management
+    # token no longer gets this far: bootstrap checks it before changing anything.)
+    import mlctl.access.bootstrap as steps
+    from mlctl.errors import PermissionDenied
+
+    def refused(*_args, **_kwargs):
+        raise PermissionDenied("permission denied: POST /v1/acl/policy/mlctl-operator")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(steps, "ensure_policy", refused)
+        failed = bootstrap(access_cluster, "--nomad-auth", "jwt")
+        assert failed.status == ExitStatus.PERMISSION, failed.stderr
+        done = json.loads(failed.stdout)["changes"]
+        assert {"auth/userpass", "auth/approle", "mlctl-admin"} <= {c["name"] for c in done}
+        assert all(c["system"] == "vault" for c in done)
+        assert "already changed (listed with this error)" in failed.stderr
+        table = run_cli(
+            ["vault", "bootstrap", "--nomad-token-stdin", "--nomad-auth", "jwt"],
+            access_cluster.management_token + "\n",
+        )
+        assert table.status == failed.status and "auth/userpass" in table.stdout
+        assert "run the same command again" in failed.stderr
+    wrong = bootstrap(access_cluster, "--nomad-auth", "jwt", token="not-a-nomad-token-1234")
+    assert wrong.status == ExitStatus.AUTH, wrong.stderr
+    assert "does not accept the management token given" in wrong.stderr
     completed = bootstrap(access_cluster, "--nomad-auth", "jwt")
     assert completed.status == 0, completed.stderr
     rows = json.loads(completed.stdout)
     assert {c["action"] for c in rows if c["system"] == "vault"} <= {"unchanged", "created"}
     assert {c["action"] for c in rows if c["system"] == "nomad"} == {"created"}
-    assert "not-a-nomad-token-1234" not in failed.stderr + failed.stdout
+    assert "not-a-nomad-token-1234" not in wrong.stderr + wrong.stdout
 
 
 def test_user_show_list_and_whoami_in_jwt_mode(access_cluster, tmp_path, monkeypatch):
