@@ -43,7 +43,7 @@ job "mlctl-NAME" {
       max_parallel     = 1
       min_healthy_time = "MINHEALTHY"
       healthy_deadline = "3m"
-      auto_revert      = true
+      auto_revert      = AUTOREVERT
     }
     restart {
       attempts = 10
@@ -54,7 +54,7 @@ job "mlctl-NAME" {
     task "server" {
       driver = "docker"
       config {
-        image = "mlctl/runtime:0.1.0-cpu"
+        image = "IMAGE"
         ports = ["http"]
       }
       resources {
@@ -74,6 +74,8 @@ def model_hcl(
     alerts: dict[str, Any] | None = None,
     min_healthy: str = "10s",
     restart_delay: str = "15s",
+    auto_revert: str = "true",
+    image: str = "mlctl/runtime:0.1.0-cpu",
 ) -> str:
     alerts_line = ""
     if alerts is not None:
@@ -85,6 +87,8 @@ def model_hcl(
         .replace("ALERTS", alerts_line)
         .replace("MINHEALTHY", min_healthy)
         .replace("RESTARTDELAY", restart_delay)
+        .replace("AUTOREVERT", auto_revert)
+        .replace("IMAGE", image)
     )
 
 

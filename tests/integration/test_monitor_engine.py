@@ -282,3 +282,29 @@ def test_reconcilers_run_on_the_monitor_clock_and_survive_failures(
     assert runs[1] - runs[0] == timedelta(seconds=29)
     with pytest.raises(ValueError, match="already registered"):
         monitor.add_reconciler("schedule", 1, reconcile)
+
+
+def test_a_failed_deployment_nomad_did_not_revert_is_reverted_once(
+    nomad_sim_factory: SimFactory, tmp_path: Path
+) -> None:
+    handle = nomad_sim_factory()
+    sim = require_sim(handle)
+    alerts = {"actions": {"revert": {}}, "rules": {"unreachable": {"enabled": False}}}
+    register_model(handle, "iris", alerts=alerts, auto_revert="false")
+    log = tmp_path / "events.jsonl"
+    with running(handle, make_config(), log) as monitor:
+        wait_for(lambda: (monitor.store.snapshot().model("iris") or _no).healthy == 1, "v0 up")
+        wait_for(lambda: sim.cluster.job("default", "mlctl-iris")["Stable"], "v0 stable")
+        sim.set_behaviour("unhealthy", image="mlctl/runtime:broken")
+        register_model(handle, "iris", alerts=alerts, auto_revert="false",
+                       image="mlctl/runtime:broken")  # fmt: skip
+        wait_for(lambda: records(log, "action", action="revert"), "the revert", timeout=60)
+        (revert,) = records(log, "action", action="revert")
+        assert revert["result"] == "done: reverted to version 0", revert
+        assert revert["alert"].startswith("ModelDeploymentFailed")
+        wait_for(lambda: sim.cluster.job("default", "mlctl-iris")["Version"] == 2, "version 2")
+        job = sim.cluster.job("default", "mlctl-iris")
+        image = job["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
+        assert image == "mlctl/runtime:0.1.0-cpu"  # version 2 is version 0 again
+        wait_for(lambda: (monitor.store.snapshot().model("iris") or _no).healthy == 1, "v2 up")
+    assert len(records(log, "action", action="revert")) == 1

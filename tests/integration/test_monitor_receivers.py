@@ -219,3 +219,21 @@ def test_undelivered_items_survive_a_restart(webhook_sink: WebhookSink, outbox_s
     assert after.load(saved) == 1
     after.start(outbox_stop)
     wait_for(lambda: len(webhook_sink.bodies()) == 1, "the saved delivery")
+
+
+def test_slack_gets_text_from_a_url_kept_in_the_environment(webhook_sink: WebhookSink) -> None:
+    from mlctl.monitor.config import SlackConfig
+    from mlctl.monitor.receivers import Slack
+
+    slack = Slack(
+        "slack:0",
+        SlackConfig(url=SecretRef(env="SLACK_URL"), channel="#ml"),
+        Secrets({"SLACK_URL": webhook_sink.url + "/services/T000/B000/secretpart"}),
+        requests.Session(),
+    )
+    slack.deliver(slack.render(notification(make_alert(), make_alert(resolved=True))))
+    (body,) = webhook_sink.bodies()
+    assert set(body) == {"text", "channel"} and body["channel"] == "#ml"
+    assert body["text"].startswith("[FIRING:1] ModelCrashLooping iris")
+    assert "RESOLVED: iris is crash-looping" in body["text"]
+    assert "secretpart" not in slack.description
