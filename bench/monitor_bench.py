@@ -9,9 +9,11 @@ allocation started. This process runs the monitor's follower and Store and measu
   allocation, deployment, evaluation and node (REST resync: the lists plus one full
   read per job);
 - events applied per second: a burst of 100,000 AllocationUpdated events made by the
-  engine, received over HTTP through the event stream, parsed and applied
-  (end to end, so the engine's own JSON encoding bounds it too), and the monitor's own
-  share: the same lines parsed and applied from memory;
+  engine and received through the event stream (end to end, so bounded by the engine's
+  own encoding of 5 KB allocations); the monitor's path alone, over HTTP: 20,000 of
+  those frames recorded and replayed at full speed by another process (one chunk per
+  frame, as Nomad flushes them) through the follower's reader, parser and Store; and
+  the parse+apply share alone, from memory;
 - snapshot read time: ``store.snapshot()`` right after a change (models and nodes
   touched since the last snapshot rebuilt) and unchanged (cached);
 - peak RSS of this process (the monitor side).
@@ -26,6 +28,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -103,6 +106,52 @@ def record_burst(address: str, sim: subprocess.Popen[str], count: int) -> list[b
     return out
 
 
+def apply_in_memory(lines: list[bytes]) -> float:
+    """Parse and apply recorded lines into a fresh Store: the monitor's own cost."""
+    store = Store()
+    count = 0
+    started = time.perf_counter()
+    for raw in lines:
+        frame = frames.parse_line(raw)
+        if isinstance(frame, frames.Batch):
+            for event in frame.events:
+                store.apply_event(event)
+                count += 1
+    store.snapshot()
+    return count / (time.perf_counter() - started)
+
+
+def apply_over_http(lines: list[bytes]) -> float:
+    """The follower's whole path (HTTP chunks, lines, parse, apply) on the recorded
+    stream, replayed at full speed by a server in another process."""
+    with tempfile.NamedTemporaryFile(suffix=".ndjson", delete=False) as handle:
+        handle.write(b"\n".join(lines) + b"\n")
+    replay = subprocess.Popen(
+        [sys.executable, str(HERE / "monitor_replay.py"), handle.name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert replay.stdout is not None
+        url = replay.stdout.readline().split()[1]
+        store = Store()
+        count = 0
+        started = time.perf_counter()
+        with requests.get(url, stream=True, timeout=60) as response:
+            for raw in response.iter_lines(chunk_size=65536):
+                frame = frames.parse_line(raw)
+                if isinstance(frame, frames.Batch):
+                    for event in frame.events:
+                        store.apply_event(event)
+                        count += 1
+        store.snapshot()
+        return count / (time.perf_counter() - started)
+    finally:
+        replay.terminate()
+        replay.wait(timeout=10)
+        Path(handle.name).unlink(missing_ok=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1000)
@@ -170,17 +219,8 @@ def main() -> int:
         follower.close()
 
         lines = record_burst(address, sim, min(args.events, 20_000))
-        fresh = Store()
-        t0 = time.perf_counter()
-        count = 0
-        for raw in lines:
-            frame = frames.parse_line(raw)
-            if isinstance(frame, frames.Batch):
-                for event in frame.events:
-                    fresh.apply_event(event)
-                    count += 1
-        fresh.snapshot()
-        memory_rate = count / (time.perf_counter() - t0)
+        memory_rate = apply_in_memory(lines)
+        http_rate = apply_over_http(lines)
     finally:
         sim.stdin.close()
         sim.wait(timeout=60)
@@ -188,10 +228,12 @@ def main() -> int:
     print()
     print(f"engine: {args.jobs} jobs, {args.jobs * args.allocs} allocations; "
           f"burst of {applied:,} events ({follower.stats.frames:,} frames)")  # fmt: skip
-    print(line("events/s applied (stream, end to end)", stream_rate, "events/s",
+    print(line("events/s applied, monitor over HTTP", http_rate, "events/s",
                TARGET_EVENTS_PER_S, "higher"))  # fmt: skip
-    print(line("events/s applied (parse+apply only)", memory_rate, "events/s",
+    print(line("events/s applied, parse+apply only", memory_rate, "events/s",
                TARGET_EVENTS_PER_S, "higher"))  # fmt: skip
+    print(f"{'events/s, end to end from the engine':<38} {stream_rate:>12,.2f} events/s  "
+          "(bounded by the engine's own JSON encoding; no target)")
     print(line("peak RSS (monitor process)", peak, "MB", TARGET_RSS_MB, "lower"))
     print(line("snapshot read after a change (p50)", statistics.median(reads_changed), "ms",
                TARGET_SNAPSHOT_MS, "lower"))  # fmt: skip

@@ -93,8 +93,10 @@ def events_key(task_states: dict[str, Any] | None) -> tuple[Any, ...]:
 def alloc_view(obj: JSON, previous: AllocView | None = None) -> AllocView:
     """An allocation (full, or the list stub with ``resources=true``) as an AllocView.
 
-    ``previous`` is the Store's copy of the same allocation: when its task events are
-    unchanged they are taken from it instead of being converted again.
+    ``previous`` is the Store's copy of the same allocation. What Nomad never changes in
+    an allocation (its placement, resources, devices, creation) and task events that did
+    not change are taken from it instead of being converted again: most updates only
+    move a status or an index, and this is the monitor's hot path.
     """
     states = obj.get("TaskStates") or {}
     key = events_key(states)
@@ -108,11 +110,18 @@ def alloc_view(obj: JSON, previous: AllocView | None = None) -> AllocView:
         crash_times = tuple(e.time for e in events if e.is_crash and e.time)[-CRASH_HISTORY:]
         oom_killed = bool(terminations and terminations[-1].oom_killed)
         restarts = sum(_int((s or {}).get("Restarts")) for s in states.values())
+    if previous is not None and previous.node_id == obj.get("NodeID"):
+        cpu, memory, gpu_ids = previous.cpu_mhz, previous.memory_mb, previous.gpu_ids
+        created = previous.created
+    else:
+        resources = obj.get("AllocatedResources")
+        cpu, memory = _allocated(resources)
+        if not cpu and obj.get("Resources"):
+            cpu = _int(obj["Resources"].get("CPU"))
+            memory = _int(obj["Resources"].get("MemoryMB"))
+        gpu_ids = _gpu_ids(resources)
+        created = from_ns(_int(obj.get("CreateTime")))
     deployment_status = obj.get("DeploymentStatus") or {}
-    cpu, memory = _allocated(obj.get("AllocatedResources"))
-    if not cpu and obj.get("Resources"):
-        cpu = _int(obj["Resources"].get("CPU"))
-        memory = _int(obj["Resources"].get("MemoryMB"))
     return AllocView(
         id=str(obj.get("ID") or ""),
         namespace=str(obj.get("Namespace") or "default"),
@@ -131,10 +140,10 @@ def alloc_view(obj: JSON, previous: AllocView | None = None) -> AllocView:
         last_events=last_events,
         crash_times=crash_times,
         oom_killed=oom_killed,
-        gpu_ids=_gpu_ids(obj.get("AllocatedResources")),
+        gpu_ids=gpu_ids,
         cpu_mhz=cpu,
         memory_mb=memory,
-        created=from_ns(_int(obj.get("CreateTime"))),
+        created=created,
         modified=from_ns(_int(obj.get("ModifyTime"))),
         create_index=_int(obj.get("CreateIndex")),
         modify_index=_int(obj.get("ModifyIndex")),
