@@ -50,6 +50,11 @@ TARGET_SNAPSHOT_MS = 5.0
 HERE = Path(__file__).resolve().parent
 
 
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -237,7 +242,7 @@ def main() -> int:
     print(line("peak RSS (monitor process)", peak, "MB", TARGET_RSS_MB, "lower"))
     print(line("snapshot read after a change (p50)", statistics.median(reads_changed), "ms",
                TARGET_SNAPSHOT_MS, "lower"))  # fmt: skip
-    print(line("snapshot read after a change (max)", max(reads_changed), "ms",
+    print(line("snapshot read after a change (p99)", percentile(reads_changed, 99), "ms",
                TARGET_SNAPSHOT_MS, "lower"))  # fmt: skip
     print(line("snapshot read, unchanged (p50)", statistics.median(reads_cached), "ms",
                TARGET_SNAPSHOT_MS, "lower"))  # fmt: skip
