@@ -131,7 +131,7 @@ class PredictionNotifier:
         rules: Sequence[PredictionRule],
         notify: Notify,
         env: Mapping[str, str],
-        hook: Hook | None = None,
+        hook: Callable[[], Hook | None] | None = None,
         window: float = 10.0,
         clock: Clock = utc_now,
         session: requests.Session | None = None,
@@ -157,6 +157,16 @@ class PredictionNotifier:
         self._stop.set()
         self._thread.join(timeout)
         self._flush()
+
+    def observe(self, exchange: Any) -> None:
+        """The model server's observer (``ServerState.observers``): called on the event
+        loop after a response went out; prediction routes' answers are offered."""
+        route = str(getattr(exchange, "route", ""))
+        reply = getattr(exchange, "reply", None)
+        if reply is None or getattr(reply, "status", 200) != 200:
+            return
+        if route == "/predict" or route.endswith("/infer"):
+            self.offer(reply.result)
 
     def offer(self, predictions: Any) -> None:
         """On the request path: hand over, never wait; a full queue drops and counts."""
@@ -186,8 +196,9 @@ class PredictionNotifier:
 
     def _evaluate(self, predictions: Any) -> None:
         found = matches(self.rules, predictions)
-        if self.hook is not None:
-            found += self._from_hook(predictions)
+        hook = self.hook() if self.hook is not None else None
+        if hook is not None:
+            found += self._from_hook(hook, predictions)
         for match in found:
             self.counters.matched += 1
             tally = self._tallies.setdefault(match.rule, _Tally(match.severity, match.message))
@@ -195,9 +206,9 @@ class PredictionNotifier:
             if len(tally.samples) < SAMPLES:
                 tally.samples.append(match.value)
 
-    def _from_hook(self, predictions: Any) -> list[Match]:
+    def _from_hook(self, hook: Hook, predictions: Any) -> list[Match]:
         try:
-            extra = self.hook(predictions) if self.hook else None
+            extra = hook(predictions)
         except Exception:  # user code: count, never let it stop the worker
             self.counters.hook_errors += 1
             return []
@@ -292,3 +303,16 @@ def close_quietly(notifier: PredictionNotifier | None) -> None:
     if notifier is not None:
         with contextlib.suppress(Exception):
             notifier.stop()
+
+
+def build_notifier(
+    config: Any, env: Mapping[str, str], hook: Callable[[], Hook | None] | None = None
+) -> PredictionNotifier | None:
+    """The notifier of a bundle (its ``alerts.predictions`` and ``alerts.notify``), or
+    None when it declares no prediction rules and no hook could add any."""
+    alerts = getattr(config, "alerts", None)
+    if alerts is None or alerts.notify is None:
+        return None
+    return PredictionNotifier(
+        config.name, config.version, alerts.predictions, alerts.notify, env, hook=hook
+    )

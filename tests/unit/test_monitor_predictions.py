@@ -103,7 +103,7 @@ def test_the_contract_hook_adds_notifications_and_its_errors_are_counted() -> No
         return [{"rule": "custom", "summary": "custom said so", "severity": "warning"}]
 
     notifier = PredictionNotifier(
-        "iris", "1", [], Notify(alertmanager="http://am:9093"), {}, hook=on_prediction,
+        "iris", "1", [], Notify(alertmanager="http://am:9093"), {}, hook=lambda: on_prediction,
         session=session,  # type: ignore[arg-type]
     )  # fmt: skip
     notifier.offer([1])
