@@ -22,6 +22,7 @@ a worker thread of its own.
 from __future__ import annotations
 
 import contextlib
+import gc
 import queue
 import threading
 import time
@@ -271,6 +272,11 @@ class Follower:
             self._resync_kind(client, kind)
         self.stats.resyncs += 1
         self._queue(("endpoints", "*"))
+        # The Store's views are long-lived and free of reference cycles (refcounting
+        # frees replaced ones): collect once, then keep them out of the cyclic
+        # collector's full passes, which otherwise cost ~15% of applying events.
+        gc.collect()
+        gc.freeze()
 
     def _resync_kind(self, client: NomadClient, kind: str, index: int = 0) -> int:
         if kind == "jobs":
