@@ -100,3 +100,25 @@ def read_login(settings: Settings) -> CachedLogin | None:
 
 def forget_login(settings: Settings) -> None:
     cache_path(settings).unlink(missing_ok=True)
+
+
+def read_token_file(path: Path) -> str:
+    """A token kept in a file of its own (``mlctl local``'s management token): 0600 only."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Nomad token file {path} does not exist",
+            hint="start the local runtime with mlctl local up, or fix nomad_token_file",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Nomad token file {path} cannot be read: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path}: token file is readable by others", hint=f"run: chmod 600 {path}"
+        )
+    if not text:
+        raise ConfigError(f"Nomad token file {path} is empty")
+    redact.register(text)
+    return text

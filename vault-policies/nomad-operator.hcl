@@ -5,6 +5,21 @@
 # eligibility), and read-only views of agents, operator/raft state and plugins.
 namespace "*" {
   policy = "write"
+
+  # Variables are granted by path (a coarse policy gives none): what the monitor
+  # publishes (mlctl alerts, mlctl events), and the monitor job's own Variable where
+  # mlctl vault monitor-credentials hands it its AppRole credentials.
+  variables {
+    path "mlctl/monitor/alerts" {
+      capabilities = ["read"]
+    }
+    path "mlctl/monitor/events" {
+      capabilities = ["read"]
+    }
+    path "nomad/jobs/mlctl-monitor" {
+      capabilities = ["read", "write"]
+    }
+  }
 }
 
 node {

@@ -4,6 +4,17 @@
 # state; no submit, scale, stop, logs or exec.
 namespace "*" {
   policy = "read"
+
+  # What the monitor publishes (mlctl alerts, mlctl events); a coarse policy gives no
+  # Variables, so these two are granted by path.
+  variables {
+    path "mlctl/monitor/alerts" {
+      capabilities = ["read"]
+    }
+    path "mlctl/monitor/events" {
+      capabilities = ["read"]
+    }
+  }
 }
 
 node {

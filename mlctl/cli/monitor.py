@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,6 +215,8 @@ def deploy(
         nomad_addr=task_nomad_addr or settings.nomad_addr,
         vault_addr=task_vault_addr or settings.vault_addr,
         config=_load_config(config_path),
+        task_driver=settings.task_driver,
+        python=settings.raw_exec_python or sys.executable,
     )
     hcl = render_monitor_job(job)
     if render:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -133,11 +134,10 @@ def render(
     url = artifact_location(settings, bundle, require_store=require_store)
     placeholder = not settings.artifact_store
     gpus = gpu_count(config, overrides.gpus)
-    update = (
-        UpdatePolicy.from_bundle(config.update, canary=overrides.canary)
-        if overrides.canary is not None
-        else None
-    )
+    update = UpdatePolicy.from_bundle(config.update, canary=overrides.canary)
+    if "min_healthy_time" not in config.update.model_fields_set:
+        # The context's default (the local runtime: 1s), unless the bundle chose one.
+        update = dataclasses.replace(update, min_healthy_time=settings.min_healthy_time)
     options = DeployOptions(
         namespace=settings.nomad_namespace,
         datacenters=settings.datacenters,
@@ -150,6 +150,9 @@ def render(
         gpus=overrides.gpus,
         deployed_by=deployed_by(settings),
         update=update,
+        task_driver=settings.task_driver,
+        python=settings.raw_exec_python or sys.executable,
+        check_interval=settings.check_interval,
     )
     return Rendered(config, bundle, url, placeholder, render_model_job(config, options))
 
