@@ -92,6 +92,15 @@ def vault_client(settings: Settings) -> Vault:
     return connect_vault(settings, acting_vault_token(settings))
 
 
+def model_token(settings: Settings, *, fresh: bool = False) -> str | None:
+    """The bearer token for calling models as the logged-in user (``MLCTL_MODEL_TOKEN``
+    first), or None without a login. ``mlctl predict`` and the TUI both call this; pass
+    ``fresh=True`` after a 403 to ask Vault for a token with the current grants."""
+    from mlctl.access.model_tokens import model_token as obtain
+
+    return obtain(settings, fresh=fresh)
+
+
 def service_token_minter(settings: Settings, role_id: str, secret_id: str) -> Callable[[], str]:
     """For the monitor: a function that logs its AppRole in and returns a fresh Nomad
     token (secrets engine or JWT login, whichever bootstrap set up); call it again to

@@ -85,6 +85,15 @@ class Settings:
     vault_skip_verify: bool = field(default=False, metadata=_env("VAULT_SKIP_VERIFY"))
     """Skip TLS verification for Vault: insecure, warns (``VAULT_SKIP_VERIFY``)."""
 
+    vault_configured: bool = field(default=False, metadata=_env())
+    """Whether a Vault address was given (flag, ``VAULT_ADDR`` or the context) rather than
+    defaulted: ``mlctl deploy`` then makes models require tokens (issue 15). Computed by
+    :func:`load_settings`, never read from anywhere."""
+
+    model_token: str | None = field(default=None, metadata=_env("MLCTL_MODEL_TOKEN", secret=True))
+    """A bearer token for calling models (``mlctl predict``); otherwise one is obtained
+    from Vault with the cached ``mlctl login``."""
+
     artifact_store: str | None = field(default=None, metadata=_env("MLCTL_ARTIFACT_STORE"))
     """Where bundles are uploaded: ``https://host/models`` (WebDAV PUT) or ``file:///dir``."""
 
@@ -206,6 +215,9 @@ URL_SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
     "artifact_read_url": (("http", "https", "file"), "https://10.0.0.10/models"),
 }
 
+
+#: Computed by load_settings from where vault_addr came from; no file may set it.
+CONTEXT_KEYS -= {"vault_configured"}
 
 #: The command-line flag of a setting where it is not ``--<name-with-dashes>``.
 FLAG_NAMES = {
@@ -375,6 +387,7 @@ def load_settings(
             raise ValueError(f"unknown setting flag {key}")
         values[key] = _coerce(key, raw, FLAG_NAMES.get(key, f"--{key.replace('_', '-')}"))
     values["config_file"] = config_file
+    values["vault_configured"] = "vault_addr" in values
     return Settings(**values)
 
 

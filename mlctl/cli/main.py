@@ -39,6 +39,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "login": LazyCommand("mlctl.cli.auth:login", "Log in and cache Vault/Nomad tokens."),
     "logout": LazyCommand("mlctl.cli.auth:logout", "Revoke and forget cached tokens."),
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
+    "access": LazyCommand("mlctl.cli.access:access", "Grant models to users and applications."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
     "env": LazyCommand("mlctl.cli.env:env", "Jupyter workspaces, batch runs and apps."),
     "train": LazyCommand("mlctl.cli.train:train", "Train candidates as Nomad jobs; keep the best."),

@@ -38,6 +38,11 @@ def predict(ctx: click.Context, model: str, request: str, namespace: str | None,
     checks pass). Without --oip the request goes to the simple /predict endpoint;
     with it, to /v2/models/MODEL/infer. REQUEST is JSON, @file, or @- for stdin.
 
+    A model deployed with Vault answers only callers granted it: predict sends your
+    model token (from Vault, with your mlctl login; MLCTL_MODEL_TOKEN wins) and, if the
+    model refuses it, asks Vault once for a fresh one. Exit 6: no login, or the token
+    was not accepted; 7: not granted (mlctl access grant).
+
     \b
     Examples:
       mlctl predict iris '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
@@ -48,10 +53,14 @@ def predict(ctx: click.Context, model: str, request: str, namespace: str | None,
     """
     from mlctl.deploy.predict import parse_request
     from mlctl.deploy.predict import predict as run
-    from mlctl.session import nomad_client
+    from mlctl.session import model_token, nomad_client
 
     settings = state(ctx).settings(nomad_namespace=namespace)
     text, source = _read_body(request)
     body = parse_request(text, source)
-    answer = run(nomad_client(settings), model, body, oip)
+
+    def tokens(fresh: bool) -> str | None:
+        return model_token(settings, fresh=fresh)
+
+    answer = run(nomad_client(settings), model, body, oip, tokens)
     emit_json(answer)

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from mlctl.deploy.lifecycle import read_model
-from mlctl.errors import InvalidInput, MlctlError, NotFound, Unreachable
+from mlctl.errors import (
+    AuthError,
+    InvalidInput,
+    MlctlError,
+    NotFound,
+    PermissionDenied,
+    Unreachable,
+)
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.types import ServiceRegistration
 
@@ -60,11 +68,15 @@ def healthy_endpoints(client: NomadClient, model: str) -> tuple[list[Endpoint], 
     return healthy, len(registrations)
 
 
-def call_model(endpoint: Endpoint, path: str, body: Any) -> tuple[int, Any]:
-    """POST ``body`` as JSON to ``path`` on one replica: (HTTP status, decoded answer)."""
+def call_model(
+    endpoint: Endpoint, path: str, body: Any, token: str | None = None
+) -> tuple[int, Any]:
+    """POST ``body`` as JSON to ``path`` on one replica: (HTTP status, decoded answer).
+    ``token`` goes as ``Authorization: Bearer`` (models deployed with Vault need one)."""
     url = f"{endpoint.url}{path}"
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        response = requests.post(url, json=body, timeout=TIMEOUT, stream=True)
+        response = requests.post(url, json=body, headers=headers, timeout=TIMEOUT, stream=True)
         raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
     except requests.RequestException as exc:
         raise Unreachable(
@@ -90,7 +102,59 @@ def parse_request(text: str, source: str) -> Any:
         ) from exc
 
 
-def predict(client: NomadClient, model: str, body: Any, oip: bool) -> Any:
+#: The caller's bearer token for models (None: no identity to send); ``True`` asks for a
+#: fresh one. :func:`mlctl.session.model_token` is the one the CLI and the TUI use.
+TokenSource = Callable[[bool], "str | None"]
+
+
+def _token(tokens: TokenSource | None, fresh: bool) -> tuple[str | None, MlctlError | None]:
+    """The token, or why there is none: kept, not raised, since a public model needs none."""
+    if tokens is None:
+        return None, None
+    try:
+        return tokens(fresh), None
+    except MlctlError as exc:
+        return None, exc
+
+
+def _call_as_caller(
+    client: NomadClient, endpoint: Endpoint, path: str, body: Any, model: str,
+    tokens: TokenSource | None,
+) -> tuple[int, Any]:  # fmt: skip
+    """Call with the caller's token; a 403 asks Vault for a fresh token once (a grant
+    may be newer than the cached token); 401 and 403 become the CLI's 6 and 7."""
+    token, problem = _token(tokens, fresh=False)
+    status, answer = call_model(endpoint, path, body, token)
+    if status == 403 and token is not None:
+        fresh, problem = _token(tokens, fresh=True)
+        if fresh is not None and fresh != token:
+            token = fresh
+            status, answer = call_model(endpoint, path, body, token)
+    grant = f"{client.namespace}/{model}"
+    if status == 401:
+        if token is not None:
+            raise AuthError(
+                f"model {grant} did not accept your token",
+                hint="run mlctl login again (or check MLCTL_MODEL_TOKEN)",
+            )
+        if problem is not None:
+            raise problem
+        raise AuthError(
+            f"model {grant} answers only callers with a token, and you are not logged in",
+            hint="run mlctl login (or set MLCTL_MODEL_TOKEN)",
+        )
+    if status == 403:
+        raise PermissionDenied(
+            f"your token does not grant model {grant} (the model answered 403)",
+            hint=f"ask an mlctl admin: mlctl access grant {model} -n {client.namespace} "
+            "--user NAME",
+        )
+    return status, answer
+
+
+def predict(
+    client: NomadClient, model: str, body: Any, oip: bool, tokens: TokenSource | None = None
+) -> Any:
     """Send the request to a healthy replica and return the model's answer."""
     endpoints, total = healthy_endpoints(client, model)
     if not endpoints:
@@ -100,7 +164,7 @@ def predict(client: NomadClient, model: str, body: Any, oip: bool) -> Any:
         )
     endpoint = random.choice(endpoints)  # noqa: S311 - spreading load, not security
     path = f"/v2/models/{model}/infer" if oip else "/predict"
-    status, answer = call_model(endpoint, path, body)
+    status, answer = _call_as_caller(client, endpoint, path, body, model, tokens)
     if status >= 400:
         message = answer.get("error") if isinstance(answer, dict) else str(answer)[:300]
         error: MlctlError

@@ -130,6 +130,8 @@ class DeployOptions:
     """Overrides ``resources.gpu.count``; 0 forces a CPU deployment."""
     deployed_by: str | None = None
     """Who deployed (goes into the job's meta, so ``mlctl history`` can show it)."""
+    auth_env: Mapping[str, str] = field(default_factory=dict)
+    """Who may call the model: the ``MLCTL_AUTH_*`` task variables (mlctl.deploy.auth)."""
     extra_meta: Mapping[str, str] = field(default_factory=dict)
     update: UpdatePolicy | None = None
     """Rollout policy: canaries, auto-promote, deadlines; the bundle's ``update:`` if None."""
@@ -280,6 +282,7 @@ def template_variables(config: BundleConfig, options: DeployOptions) -> dict[str
             "MLCTL_MODEL_VERSION": config.version,
             "MLCTL_BUNDLE_SHA256": options.artifact_sha256,
             "PYTHONUNBUFFERED": "1",
+            **options.auth_env,
         },
         "cpu": config.resources.cpu,
         "memory": config.resources.memory,
