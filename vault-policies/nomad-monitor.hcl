@@ -1,13 +1,22 @@
 # nomad-monitor: Nomad ACL policy of the monitor loop (AppRole mlctl-monitor).
 #
-# It follows the event stream and reads jobs, allocations and nodes everywhere, and it
-# applies start/stop schedules and scale rules, which needs scale-job. Nothing else:
-# it never submits, stops or execs into jobs.
+# It follows the event stream and reads jobs, allocations, services and nodes
+# everywhere. It acts only through what its opt-in actions and the schedules need:
+# scale-job (schedules, scale rules) and alloc-lifecycle (restarting a crash-looping
+# allocation). Variables are granted path by path (a coarse policy gives none): it keeps
+# its own state, alerts and events under mlctl/monitor/ and reads the schedules.
+#
+# Not granted on purpose: submit-job. The "revert" action (rolling a failed deployment
+# back to the last stable version) needs it; add "submit-job" to capabilities below only
+# if you turn that action on, knowing it lets the monitor register any job.
 namespace "*" {
   policy       = "read"
-  capabilities = ["scale-job"]
-  # The schedules it applies (read only: people change them, the monitor never does).
+  capabilities = ["scale-job", "alloc-lifecycle"]
+
   variables {
+    path "mlctl/monitor/*" {
+      capabilities = ["read", "list", "write", "destroy"]
+    }
     path "mlctl/schedules/*" {
       capabilities = ["read", "list"]
     }

@@ -5,8 +5,21 @@
 # eligibility), and read-only views of agents, operator/raft state and plugins.
 namespace "*" {
   policy = "write"
-  # A coarse policy grants no Nomad Variables; operators manage every model's schedule.
+
+  # Variables are granted by path (a coarse policy gives none): what the monitor
+  # publishes (mlctl alerts, mlctl events), and the monitor job's own Variable where
+  # mlctl vault monitor-credentials hands it its AppRole credentials.
   variables {
+    path "mlctl/monitor/alerts" {
+      capabilities = ["read"]
+    }
+    path "mlctl/monitor/events" {
+      capabilities = ["read"]
+    }
+    path "nomad/jobs/mlctl-monitor" {
+      capabilities = ["read", "write"]
+    }
+    # Every model's start/stop schedule (mlctl schedule ...).
     path "mlctl/schedules/*" {
       capabilities = ["read", "list", "write", "destroy"]
     }

@@ -4,8 +4,17 @@
 # state; no submit, scale, stop, logs or exec.
 namespace "*" {
   policy = "read"
-  # A coarse policy grants no Nomad Variables; viewers may see schedules (schedule list).
+
+  # What the monitor publishes (mlctl alerts, mlctl events); a coarse policy gives no
+  # Variables, so these two are granted by path.
   variables {
+    path "mlctl/monitor/alerts" {
+      capabilities = ["read"]
+    }
+    path "mlctl/monitor/events" {
+      capabilities = ["read"]
+    }
+    # Schedules (mlctl schedule list/show/next).
     path "mlctl/schedules/*" {
       capabilities = ["read", "list"]
     }

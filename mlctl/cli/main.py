@@ -45,6 +45,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "train": LazyCommand("mlctl.cli.train:train", "Train candidates as Nomad jobs; keep the best."),
     "local": LazyCommand("mlctl.cli.local:local", "Run a single-node runtime on this machine."),
     "predict": LazyCommand("mlctl.cli.predict:predict", "Ask a deployed model for a prediction."),
+    "monitor": LazyCommand("mlctl.cli.monitor:monitor", "Run or deploy the monitor loop."),
+    "alerts": LazyCommand("mlctl.cli.alerts:alerts", "List the monitor's alerts."),
+    "events": LazyCommand("mlctl.cli.alerts:events", "Show or follow the monitor's events."),
     "schedule": LazyCommand("mlctl.cli.schedule:schedule", "Start and stop models on a timetable."),
 }
 

@@ -86,6 +86,7 @@ def make_app(
         on_load_failure=on_load_failure,
         verifier=verifier,
     )
+    notifier = _prediction_notifier(state)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -97,6 +98,8 @@ def make_app(
             start_serving(state, preloaded)
         else:
             start_loading(state, asyncio.get_running_loop())
+        if notifier is not None:
+            notifier.start()
         try:
             yield
         finally:
@@ -104,6 +107,8 @@ def make_app(
                 await verifier.keys.close()
             if state.batcher is not None:
                 await state.batcher.close(CLOSE_WAIT_SECONDS)
+            if notifier is not None:
+                notifier.stop()
             event_log.flush()
 
     routes = _routes(state)
@@ -126,6 +131,24 @@ def make_app(
     )
     app.state.server = state
     return app
+
+
+def _prediction_notifier(state: ServerState) -> Any:
+    """The bundle's prediction notifications (alerts.predictions), as an observer."""
+    if state.config.alerts is None or state.config.alerts.notify is None:
+        return None
+    import os
+
+    from mlctl.monitor.predictions import build_notifier
+
+    def hook() -> Any:
+        runtime = state.runtime
+        return runtime.bundle.hooks.on_prediction if runtime is not None else None
+
+    notifier = build_notifier(state.config, os.environ, hook)
+    if notifier is not None:
+        state.observers.append(notifier.observe)
+    return notifier
 
 
 class ModelServerApp(Starlette):

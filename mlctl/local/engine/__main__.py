@@ -26,13 +26,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--time-scale", type=float, default=50.0, help="simulated seconds per real second"
     )
+    parser.add_argument(
+        "--event-buffer-size",
+        type=int,
+        default=100,
+        help="Raft indexes the event stream keeps for resuming subscribers (Nomad: 100)",
+    )
+    parser.add_argument(
+        "--event-heartbeat",
+        type=float,
+        default=30.0,
+        help="simulated seconds between event-stream heartbeats (Nomad: 30)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     try:
         nodes = parse_nodes(args.nodes) if args.nodes else default_cluster()
     except ValueError as exc:
         parser.error(f"--nodes: {exc}")
-    sim = NomadSim(nodes=nodes, acl=args.acl, time_scale=args.time_scale, verbose=args.verbose)
+    sim = NomadSim(
+        nodes=nodes,
+        acl=args.acl,
+        time_scale=args.time_scale,
+        verbose=args.verbose,
+        event_buffer_size=args.event_buffer_size,
+        event_heartbeat=args.event_heartbeat,
+    )
     try:
         sim.start(port=args.port)
     except OSError as exc:

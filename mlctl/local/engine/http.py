@@ -105,6 +105,10 @@ class Reply:
     stream: Iterator[bytes] | None = None
 
 
+class StreamAborted(Exception):
+    """Raised by a stream generator to drop the connection mid-stream (steering)."""
+
+
 Handler = Callable[[Request], Reply | Any]
 Guard = Callable[[Request], None]
 
@@ -160,6 +164,7 @@ class Router:
         return deco
 
     def dispatch(self, req: Request) -> Reply:
+        req.sim.faults.check(req.path, req.sim.clock.now(), req.method)
         allowed = []
         best: tuple[Route, re.Match[str]] | None = None
         for route in self.routes:
@@ -321,8 +326,8 @@ class Handler_(BaseHTTPRequestHandler):
                     self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except (BrokenPipeError, ConnectionResetError, StreamAborted):
+            pass  # StreamAborted: the connection drops without the closing chunk
         self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle

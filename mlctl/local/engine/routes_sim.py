@@ -96,7 +96,31 @@ def register(router: Router) -> None:
 
     @r.route("POST", "/v1/_sim/event-stream/cut", locked=False)
     def cut(req: Request) -> Any:
-        req.sim.cut_event_streams()
+        req.sim.cut_event_streams(mid_line=bool(req.body().get("MidLine")))
+        return Reply("")
+
+    @r.route("POST", "/v1/_sim/event-stream/stall", locked=False)
+    def stall(req: Request) -> Any:
+        req.sim.stall_event_streams(bool(req.body().get("Stalled", True)))
+        return Reply("")
+
+    @r.route("POST", "/v1/_sim/faults", locked=False)
+    def fault(req: Request) -> Any:
+        body = req.body()
+        count, seconds = body.get("Count"), body.get("Seconds")
+        req.sim.inject_fault(
+            status=int(body.get("Status", 500)),
+            message=str(body.get("Message", "rpc error: No cluster leader")),
+            prefix=str(body.get("Prefix", "/v1/")),
+            count=int(count) if count is not None else None,
+            seconds=float(seconds) if seconds is not None else None,
+            method=body.get("Method"),
+        )
+        return Reply("")
+
+    @r.route("DELETE", "/v1/_sim/faults", locked=False)
+    def clear_faults(req: Request) -> Any:
+        req.sim.clear_faults()
         return Reply("")
 
     @r.route("POST", "/v1/_sim/advance", locked=False)

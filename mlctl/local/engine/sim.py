@@ -21,6 +21,8 @@ from .alloc import Alloc
 from .clock import SimClock
 from .cluster import Cluster
 from .drivers import Drivers
+from .event_buffer import DEFAULT_SIZE as DEFAULT_EVENT_BUFFER
+from .faults import Fault, Faults
 from .http import Router, SimHTTPServer
 from .lifecycle import Lifecycle
 from .scheduler import stop_alloc
@@ -59,14 +61,21 @@ class NomadSim:
         reconcile_every: float = 0.0,
         bootstrap: bool = True,
         idle_tick_seconds: float | None = None,
+        event_buffer_size: int = DEFAULT_EVENT_BUFFER,
+        event_heartbeat: float = 30.0,
     ) -> None:
         """``drivers`` run the tasks (default: every task simulated); ``clock`` replaces
         the scaled clock (``mlctl local`` runs on wall time); ``tick_seconds`` and
         ``reconcile_every`` trade reaction time for idle CPU; ``bootstrap=False`` skips
         the ACL bootstrap (state restored from disk has its tokens); with
-        ``idle_tick_seconds`` an engine with nothing in flight ticks that seldom."""
+        ``idle_tick_seconds`` an engine with nothing in flight ticks that seldom;
+        ``event_buffer_size`` (Raft indexes kept for resuming event streams, Nomad's
+        default 100) and ``event_heartbeat`` (simulated seconds between ``{}`` lines,
+        Nomad's 30) shape the event stream."""
         self.clock = clock or SimClock(time_scale)
-        self.store = Store(self.clock)
+        self.store = Store(self.clock, event_buffer_size)
+        self.event_heartbeat = event_heartbeat
+        self.faults = Faults()
         self.cluster = Cluster(self.store, region)
         self.acls = AclStore(self.cluster, acl)
         self.acl_auth = AclAuth(self.acls)  # roles, auth methods, binding rules, login
@@ -258,8 +267,31 @@ class NomadSim:
                 mode, job=job, version=version, image=image, namespace=namespace
             )
 
-    def cut_event_streams(self) -> None:
-        self.store.cut_streams()
+    def cut_event_streams(self, mid_line: bool = False) -> None:
+        """End every open event stream (``mid_line``: inside a frame, connection dropped)."""
+        self.store.cut_streams(mid_line)
+
+    def stall_event_streams(self, stalled: bool = True) -> None:
+        """Open event streams go silent, heartbeats included, without disconnecting."""
+        self.store.stall_streams(stalled)
+
+    def inject_fault(
+        self,
+        status: int = 500,
+        message: str = "rpc error: No cluster leader",
+        prefix: str = "/v1/",
+        count: int | None = None,
+        seconds: float | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Answer requests under ``prefix`` (only ``method`` ones, if given) with
+        ``status`` for ``count`` requests or ``seconds`` of simulated time (neither:
+        until :meth:`clear_faults`)."""
+        until = self.clock.now() + seconds if seconds is not None else None
+        self.faults.add(Fault(prefix, status, message, count, until, method))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
 
     def advance(self, seconds: float) -> None:
         """Move simulated time forward and let timers fire."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import SimClock
+from .event_buffer import DEFAULT_SIZE, EventBuffer
 
 JSON = dict[str, Any]
 
@@ -36,8 +36,6 @@ TABLES = (
     "variables",
     "scaling_event",
 )
-
-EVENT_BUFFER = 4096
 
 
 def new_id() -> str:
@@ -72,14 +70,16 @@ class Event:
 class Store:
     """Tables plus the index bookkeeping shared by the HTTP layer and the scheduler."""
 
-    def __init__(self, clock: SimClock) -> None:
+    def __init__(self, clock: SimClock, event_buffer_size: int = DEFAULT_SIZE) -> None:
         self.clock = clock
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.index = 1
         self.table_index: dict[str, int] = dict.fromkeys(TABLES, 1)
-        self.events: deque[Event] = deque(maxlen=EVENT_BUFFER)
+        self.event_buffer = EventBuffer(event_buffer_size)
         self.stream_generation = 0  # bumped to cut every open event stream
+        self.cut_mid_line = False  # the last cut ended streams inside a frame
+        self.streams_stalled = False  # open streams send nothing (not even heartbeats)
         self.on_commit: Callable[[], None] | None = None
         """Persists the state (``mlctl local``); called by :meth:`commit`."""
         self._committed_index = self.index
@@ -121,11 +121,20 @@ class Store:
     def publish(self, event: Event) -> None:
         """Append to the event buffer (callers hold the lock and have bumped the index)."""
         with self.lock:
-            self.events.append(event)
+            self.event_buffer.append(event)
             self.changed.notify_all()
 
-    def cut_streams(self) -> None:
-        """Make every open event stream end (steering: simulate a dropped connection)."""
+    def cut_streams(self, mid_line: bool = False) -> None:
+        """Make every open event stream end (steering: simulate a dropped connection);
+        ``mid_line`` ends them inside a frame, without the closing chunk."""
         with self.lock:
             self.stream_generation += 1
+            self.cut_mid_line = mid_line
+            self.streams_stalled = False
+            self.changed.notify_all()
+
+    def stall_streams(self, stalled: bool = True) -> None:
+        """Open streams go silent (no events, no heartbeats) but stay connected."""
+        with self.lock:
+            self.streams_stalled = stalled
             self.changed.notify_all()

@@ -71,9 +71,12 @@ def nomad_sim_factory() -> Iterator[SimFactory]:
     started: list[NomadSim] = []
 
     def factory(
-        nodes: list[NodeSpec] | None = None, acl: bool = False, time_scale: float = 50.0
+        nodes: list[NodeSpec] | None = None,
+        acl: bool = False,
+        time_scale: float = 50.0,
+        **options: Any,  # e.g. event_buffer_size, event_heartbeat
     ) -> NomadHandle:
-        sim = NomadSim(nodes=nodes, acl=acl, time_scale=time_scale).start()
+        sim = NomadSim(nodes=nodes, acl=acl, time_scale=time_scale, **options).start()
         started.append(sim)
         return NomadHandle(sim.address, sim.management_token, sim)
 
