@@ -130,6 +130,9 @@ def run(
     else:
         events.add_listener(lambda record: click.echo(livelog.line(record)))
     monitor_ = session.monitor(settings, config, env=env, event_log=events)
+    from mlctl.schedule.monitoring import attach as attach_schedules
+
+    attach_schedules(monitor_, interval=config.intervals.schedules)
     health = None
     if address is not None:
         from mlctl.monitor.health import HealthServer

@@ -41,7 +41,7 @@ from mlctl.schedule.timeline import iso_utc, next_transitions
 
 log = logging.getLogger(__name__)
 
-EventLog = Callable[..., None]
+EventLog = Callable[..., object]
 Key = tuple[str, str]
 
 
