@@ -16,6 +16,9 @@ from mlctl.output import emit, note
 
 if TYPE_CHECKING:
     from mlctl.monitor.config import MonitorConfig
+    from mlctl.monitor.deploy import MonitorJob
+    from mlctl.nomad.client import NomadClient
+    from mlctl.settings import Settings
 
 CONFIG = click.Path(exists=False, dir_okay=False, path_type=Path)
 
@@ -169,6 +172,32 @@ def _json_line(record: dict[str, Any]) -> None:
     click.echo(json.dumps(record, separators=(",", ":"), default=str))
 
 
+def _credential_mode(choice: str, settings: Settings) -> str:
+    if choice != "auto":
+        return choice
+    return "approle" if settings.vault_configured else "nomad-token"
+
+
+def _store_monitor_token(client: NomadClient, settings: Settings, job: MonitorJob) -> None:
+    from mlctl.access.monitor_token import ensure_monitor_token
+    from mlctl.monitor.deploy import credentials_variable_path
+    from mlctl.session import nomad_client_with_token
+
+    stored = ensure_monitor_token(
+        client,
+        lambda token: nomad_client_with_token(settings, token),
+        credentials_variable_path(job.job_id),
+        job.namespace,
+    )
+    if stored.policy is None:
+        note("mlctl monitor: this Nomad runs without ACLs; the monitor needs no token")
+    elif stored.created:
+        note(
+            f"mlctl monitor: created a Nomad token with policy {stored.policy} and stored it in "
+            f"Variable {stored.variable} (namespace {stored.namespace}), readable only by the job"
+        )
+
+
 @monitor.command("deploy")
 @click.option("--config", "config_path", type=CONFIG, help="Monitor config file to ship.")
 @click.option("--namespace", metavar="NS", help="Namespace to run in [default: -n / default].")
@@ -177,6 +206,11 @@ def _json_line(record: dict[str, Any]) -> None:
               help="Nomad address as the task sees it [default: the one mlctl uses].")  # fmt: skip
 @click.option("--task-vault-addr", metavar="URL",
               help="Vault address as the task sees it [default: the one mlctl uses].")  # fmt: skip
+@click.option("--credentials", type=click.Choice(["auto", "approle", "nomad-token"]),
+              default="auto", show_default=True,
+              help="approle: its Vault AppRole (mlctl vault monitor-credentials first); "
+              "nomad-token: a Nomad token this command creates for it; auto: approle when "
+              "a Vault address is configured, else nomad-token.")  # fmt: skip
 @click.option("--render", is_flag=True, help="Print the job's HCL and stop.")
 @click.option("--detach", is_flag=True, help="Return once Nomad accepted the job.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=300.0, show_default=True,
@@ -189,19 +223,23 @@ def deploy(
     image: str | None,
     task_nomad_addr: str | None,
     task_vault_addr: str | None,
+    credentials: str,
     render: bool,
     detach: bool,
     timeout: float,
 ) -> None:
     """Run the monitor itself on Nomad: a service job (count 1) with a health check,
     under its own least-privilege identity (AppRole mlctl-monitor, Nomad policy
-    nomad-monitor). Give it its credentials first, without ever seeing them:
-    mlctl vault monitor-credentials.
+    mlctl-monitor). With Vault, give it its credentials first, without ever seeing
+    them: mlctl vault monitor-credentials. Without Vault (mlctl local, a cluster
+    without Vault) this command creates a Nomad token with policy mlctl-monitor (your
+    token must be a management token) and stores it where only the job can read it.
 
     \b
     Examples:
       mlctl vault monitor-credentials && mlctl monitor deploy --config monitor.yaml
       mlctl monitor deploy --render > monitor.nomad.hcl
+      mlctl local up && mlctl monitor deploy      # on one machine, no Vault
       mlctl monitor deploy --namespace ops --image registry.example/mlctl:0.1.0-cpu
     """
     from mlctl.deploy.outcome import Outcome
@@ -220,12 +258,17 @@ def deploy(
         config=_load_config(config_path),
         task_driver=settings.task_driver,
         python=settings.raw_exec_python or sys.executable,
+        credentials=_credential_mode(credentials, settings),
+        check_interval=settings.check_interval,
+        min_healthy_time=settings.min_healthy_time,
     )
     hcl = render_monitor_job(job)
     if render:
         click.echo(hcl, nl=False)
         return
     client = nomad_client(settings)
+    if job.credentials == "nomad-token":
+        _store_monitor_token(client, settings, job)
     parsed = client.jobs.parse(hcl)
     answer = client.jobs.register(parsed)
     version = int(client.jobs.read(job.job_id).get("Version") or 0)

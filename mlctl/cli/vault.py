@@ -233,7 +233,7 @@ def monitor_credentials(ctx: click.Context, namespace: str | None) -> None:
       mlctl vault monitor-credentials --namespace ops && mlctl monitor deploy -n ops
     """
     from mlctl.access.roles import MONITOR
-    from mlctl.monitor.deploy import JOB_ID, approle_variable_path
+    from mlctl.monitor.deploy import JOB_ID, credentials_variable_path
     from mlctl.monitor.varstore import Variables
     from mlctl.session import nomad_client, vault_client
     from mlctl.vault import approle
@@ -243,7 +243,7 @@ def monitor_credentials(ctx: click.Context, namespace: str | None) -> None:
     role_id = approle.role_id(client, MONITOR)
     secret_id = approle.new_secret_id(client, MONITOR)
     nomad = nomad_client(settings)
-    path = approle_variable_path(JOB_ID)
+    path = credentials_variable_path(JOB_ID)
     variables = Variables(lambda: nomad, settings.nomad_namespace)
     variables.update(path, lambda _old: {"role_id": role_id, "secret_id": secret_id})
     result = {"variable": path, "namespace": settings.nomad_namespace, "approle": MONITOR}

@@ -34,8 +34,18 @@ APPROLE_TEMPLATE = (
 )
 
 
-def approle_variable_path(job_id: str = JOB_ID) -> str:
-    """Where ``mlctl vault monitor-credentials`` writes the AppRole credentials."""
+#: Without Vault: a Nomad token made by ``mlctl monitor deploy`` (mlctl.access.monitor_token).
+NOMAD_TOKEN_TEMPLATE = (
+    '{{ with nomadVar "nomad/jobs/JOB" }}NOMAD_TOKEN={{ .nomad_token }}\n{{ end }}'  # noqa: S105
+)
+#: How the deployed monitor gets its Nomad token: its AppRole through Vault, or a token
+#: stored for it in its Variable.
+CREDENTIAL_MODES = ("approle", "nomad-token")
+
+
+def credentials_variable_path(job_id: str = JOB_ID) -> str:
+    """The job's own Variable: its AppRole credentials (``mlctl vault monitor-credentials``)
+    or, without Vault, its Nomad token (``mlctl monitor deploy``)."""
     return f"nomad/jobs/{job_id}"
 
 
@@ -57,11 +67,19 @@ class MonitorJob:
     e.g. on ``mlctl local``): the context's ``task_driver``, as for models."""
     python: str | None = None
     """raw_exec only: the interpreter with mlctl installed."""
+    credentials: str = "approle"
+    """``approle`` or ``nomad-token`` (see CREDENTIAL_MODES)."""
+    check_interval: str = "10s"
+    min_healthy_time: str = "10s"
 
     def __post_init__(self) -> None:
         if self.task_driver not in TASK_DRIVERS:
             raise InvalidInput(
                 f"task driver {self.task_driver!r} is not one of {', '.join(TASK_DRIVERS)}"
+            )
+        if self.credentials not in CREDENTIAL_MODES:
+            raise InvalidInput(
+                f"credentials {self.credentials!r} is not one of {', '.join(CREDENTIAL_MODES)}"
             )
         if self.task_driver == "raw_exec" and not self.python:
             raise InvalidInput("raw_exec needs the Python interpreter that has mlctl")
@@ -93,7 +111,12 @@ def template_variables(job: MonitorJob) -> dict[str, Any]:
         "python": job.python,
         "env": env,
         "config_yaml": config_text(job.config),
-        "approle_template": APPROLE_TEMPLATE.replace("JOB", job.job_id),
+        "credentials": job.credentials,
+        "credentials_template": (
+            APPROLE_TEMPLATE if job.credentials == "approle" else NOMAD_TOKEN_TEMPLATE
+        ).replace("JOB", job.job_id),
+        "check_interval": job.check_interval,
+        "min_healthy_time": job.min_healthy_time,
         "cpu": job.cpu,
         "memory": job.memory,
     }

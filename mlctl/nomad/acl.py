@@ -40,6 +40,13 @@ def ensure_namespace(nomad: NomadClient, name: str, description: str) -> str:
     return "created"
 
 
+def create_client_token(nomad: NomadClient, name: str, policies: list[str]) -> tuple[str, str]:
+    """A new client token with ``policies`` (management token needed): (accessor, secret)."""
+    body = {"Name": name, "Type": "client", "Policies": policies}
+    data: dict[str, Any] = nomad.transport.json("POST", "acl", "token", json=body)
+    return str(data["AccessorID"]), str(data["SecretID"])
+
+
 def token_self(nomad: NomadClient) -> dict[str, Any]:
     """The Nomad token's own record (type, policies), readable by any token."""
     data: dict[str, Any] = nomad.transport.json("GET", "acl", "token", "self")

@@ -241,3 +241,32 @@ def test_engine_nomad_starts_an_agent_bootstraps_acls_and_stops_it(runtime, monk
     assert info["engine"] == "nomad" and info["nodes"] == 3
     assert mlctl("local", "down").status == 0
     assert control.read_running(runtime) is None
+
+
+def test_the_monitor_job_runs_on_the_local_runtime_with_its_own_token(runtime):
+    address = up(free_port())["address"]
+    first = mlctl("monitor", "deploy", "--timeout", "120")
+    assert first.status == 0, first.stderr
+    assert "created a Nomad token with policy mlctl-monitor" in first.stderr
+    # the monitor process follows the runtime and publishes what it sees
+    wait_for(lambda: "published by the monitor" in mlctl("alerts").stderr, "the monitor's report")
+    token = (runtime.root / "management.token").read_text().strip()
+    names = lambda: [  # noqa: E731 - a tiny reader used twice
+        t["Name"]
+        for t in requests.get(
+            f"{address}/v1/acl/tokens", headers={"X-Nomad-Token": token}, timeout=10
+        ).json()
+    ]
+    assert names().count("mlctl-monitor@default") == 1
+    again = mlctl("monitor", "deploy", "--timeout", "120")  # keeps the token still valid
+    assert again.status == 0 and "created a Nomad token" not in again.stderr
+    assert names().count("mlctl-monitor@default") == 1
+    # the token is the job's alone: never in the job, its arguments or the CLI's output
+    job = requests.get(
+        f"{address}/v1/job/mlctl-monitor", headers={"X-Nomad-Token": token}, timeout=10
+    ).text
+    variable = requests.get(
+        f"{address}/v1/var/nomad/jobs/mlctl-monitor", headers={"X-Nomad-Token": token}, timeout=10
+    ).json()
+    secret = variable["Items"]["nomad_token"]
+    assert secret and secret not in job and secret not in first.stdout + first.stderr

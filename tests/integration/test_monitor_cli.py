@@ -41,7 +41,9 @@ def test_the_rendered_job_parses_in_nomad(
     nomad_cluster: NomadHandle, config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NOMAD_ADDR", nomad_cluster.address)
-    result = run_cli(["monitor", "deploy", "--render", "--config", str(config_file)])
+    result = run_cli(
+        ["monitor", "deploy", "--render", "--credentials", "approle", "--config", str(config_file)]
+    )
     assert result.status == 0, result.stderr
     hcl = result.stdout
     assert 'nomadVar \\"nomad/jobs/mlctl-monitor\\"' in hcl
@@ -60,6 +62,17 @@ def test_the_rendered_job_parses_in_nomad(
     config, approle = task["Templates"]
     assert "bearer_token" in config["EmbeddedTmpl"] and "HOOK_TOKEN" in config["EmbeddedTmpl"]
     assert approle["Envvars"] is True and "secret_id" in approle["EmbeddedTmpl"]
+
+
+def test_without_vault_the_job_reads_a_nomad_token_from_its_variable(
+    nomad_cluster: NomadHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOMAD_ADDR", nomad_cluster.address)
+    monkeypatch.delenv("VAULT_ADDR", raising=False)
+    result = run_cli(["monitor", "deploy", "--render"])  # auto: no Vault configured
+    assert result.status == 0, result.stderr
+    assert "NOMAD_TOKEN={{ .nomad_token }}" in result.stdout
+    assert "secret_id" not in result.stdout and "secrets/nomad-token.env" in result.stdout
 
 
 def test_deploy_registers_the_monitor_and_watches_it_become_healthy(
