@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlctl.schedule.spec import ScheduleSection
+
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 CONFIG_FILENAMES = ("mlctl.yaml", "mlctl.yml", "config.json")
@@ -159,8 +161,10 @@ class BundleConfig(Strict):
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(default=1, ge=0, le=1000)
     serving: Serving = Field(default_factory=Serving)
-    # Sections that the schedule and monitoring issues define; accepted and kept as-is.
-    schedule: list[dict[str, Any]] | None = None
+    schedule: ScheduleSection | None = Field(
+        default=None, description="Start/stop windows (mlctl.schedule.spec); applied on deploy."
+    )
+    # Section that the monitoring issue defines; accepted and kept as-is.
     alerts: list[dict[str, Any]] | None = None
 
     @field_validator("version", mode="before")

@@ -26,6 +26,7 @@ from mlctl.nomad.nodes import Nodes
 from mlctl.nomad.retry import mount_retries, read_retry
 from mlctl.nomad.services import Services
 from mlctl.nomad.transport import DEFAULT_TIMEOUT, Transport
+from mlctl.nomad.variables import Variables
 from mlctl.settings import Settings
 
 
@@ -41,6 +42,7 @@ class NomadClient:
     nodes: Nodes
     services: Services
     logs: Logs
+    variables: Variables
 
     @property
     def namespace(self) -> str:
@@ -112,4 +114,5 @@ def connect(
         nodes=Nodes(transport),
         services=Services(transport),
         logs=Logs(transport),
+        variables=Variables(transport),
     )

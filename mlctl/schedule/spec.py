@@ -204,3 +204,41 @@ class ScheduleSection(_Strict):
         if idle is None:
             idle = 0 if any(not w.down for w in windows) else replicas
         return Schedule(windows, replicas=replicas, idle_replicas=idle)
+
+
+class Override(_Strict):
+    """A manual ``mlctl scale`` while scheduled: it holds until the next transition."""
+
+    replicas: int = Field(ge=0, le=MAX_REPLICAS)
+    at: str = Field(description="When it was set (ISO 8601, UTC).")
+    by: str = Field(default="", max_length=200)
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        try:
+            fields.parse_instant(value, "at")
+        except FieldError as error:
+            raise _only_message(error) from None
+        return value
+
+    @property
+    def since(self) -> datetime:
+        return instant(self.at, "at")
+
+
+class StoredSchedule(ScheduleSection):
+    """What ``mlctl/schedules/<model>`` holds: the windows plus who runs them how."""
+
+    format: int = Field(default=1, ge=1, le=1)
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS, description="For windows without.")
+    paused: bool = False
+    override: Override | None = None
+    updated_by: str = Field(default="", max_length=200)
+    updated_at: str = Field(default="", max_length=64)
+
+    def schedule(self) -> Schedule:
+        return self.compile(self.replicas)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
