@@ -1,0 +1,173 @@
+"""Alerts as the TUI lists them, and the notes operators attach: acknowledged, silenced.
+
+A note lives in a Nomad Variable ``mlctl/alerts/notes/<fingerprint>`` in the alert's
+namespace (see :mod:`mlctl_tui.services.notes`), so every TUI and the monitor see the
+same acknowledgements and silences. This module is the pure part: the note's JSON
+form, whether it is in force, and the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mlctl.monitor.views import Alert
+
+from mlctl_tui.core import formatting as fmt
+from mlctl_tui.core.health import SEVERITY_RANK
+from mlctl_tui.core.table import Column, TableRow
+
+ALERT_COLUMNS = (
+    Column("severity", "SEVERITY", 8),
+    Column("alert", "ALERT", 22),
+    Column("model", "MODEL", 16),
+    Column("namespace", "NAMESPACE", 10),
+    Column("state", "STATE", 26),
+    Column("since", "SINCE", 7, "right"),
+    Column("summary", "SUMMARY", 0),
+)
+
+#: Longest silence the TUI sets (a forgotten silence must end by itself).
+MAX_SILENCE = timedelta(days=14)
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNote:
+    """What operators said about one alert (by fingerprint)."""
+
+    fingerprint: str
+    namespace: str
+    labels: Mapping[str, str]
+    acked_by: str = ""
+    acked_at: datetime | None = None
+    silenced_until: datetime | None = None
+    silenced_by: str = ""
+    comment: str = ""
+
+    def silenced(self, now: datetime) -> bool:
+        return self.silenced_until is not None and now < self.silenced_until
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "fingerprint": self.fingerprint,
+                "labels": dict(self.labels),
+                "acked_by": self.acked_by,
+                "acked_at": _iso(self.acked_at),
+                "silenced_until": _iso(self.silenced_until),
+                "silenced_by": self.silenced_by,
+                "comment": self.comment,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, namespace: str, text: str) -> AlertNote:
+        """Parse a stored note; ValueError when it is not one."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):
+            raise ValueError("not an alert note")
+        labels = data.get("labels") or {}
+        return cls(
+            fingerprint=data["fingerprint"],
+            namespace=namespace,
+            labels={str(k): str(v) for k, v in labels.items()},
+            acked_by=str(data.get("acked_by") or ""),
+            acked_at=_parse(data.get("acked_at")),
+            silenced_until=_parse(data.get("silenced_until")),
+            silenced_by=str(data.get("silenced_by") or ""),
+            comment=str(data.get("comment") or "")[:500],
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``4h``, ``2d`` → a timedelta; ValueError naming what is allowed."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text.strip()!r} is not a duration like 30m, 4h or 2d")
+    value = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if value <= timedelta(0):
+        raise ValueError("a silence must last at least one minute")
+    if value > MAX_SILENCE:
+        raise ValueError(f"at most {MAX_SILENCE.days}d: a forgotten silence must end by itself")
+    return value
+
+
+def alert_namespace(alert: Alert) -> str:
+    return alert.labels.get("namespace") or "default"
+
+
+def state_text(alert: Alert, note: AlertNote | None, now: datetime) -> str:
+    parts = [alert.status]
+    if note is not None:
+        if note.silenced(now):
+            parts.append(f"silenced {fmt.until(note.silenced_until, now)}")
+        if note.acked_by:
+            parts.append(f"acked by {note.acked_by}")
+    return ", ".join(parts)
+
+
+def alert_rows(
+    alerts: Iterable[Alert],
+    notes: Mapping[str, AlertNote],
+    now: datetime,
+    severity: str | None = None,
+) -> list[TableRow]:
+    rows = []
+    for alert in alerts:
+        labels = alert.labels
+        level = labels.get("severity", "")
+        if severity and level != severity:
+            continue
+        note = notes.get(alert.fingerprint)
+        summary = alert.annotations.get("summary", "")
+        cells = (
+            level or "-",
+            alert.name,
+            labels.get("model") or labels.get("node") or "-",
+            labels.get("namespace", "-"),
+            state_text(alert, note, now),
+            fmt.age(alert.starts_at, now),
+            summary,
+        )
+        firing = alert.status == "firing"
+        silenced = note is not None and note.silenced(now)
+        style = "stopped" if not firing or silenced else (
+            "failing" if SEVERITY_RANK.get(level, 3) == 0 else "degraded"
+        )
+        sort_values = (
+            (not firing, SEVERITY_RANK.get(level, 3)),
+            alert.name,
+            cells[2],
+            cells[3],
+            cells[4],
+            -alert.starts_at.timestamp(),
+            summary,
+        )
+        haystack = " ".join((*cells, " ".join(f"{k}={v}" for k, v in labels.items())))
+        rows.append(TableRow(alert.fingerprint, cells, sort_values, style, haystack))
+    return rows
+
+
+def describe(alert: Alert) -> str:
+    """Every label and annotation, for the detail line under the table."""
+    labels = " ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
+    description = alert.annotations.get("description", "")
+    return f"{labels}\n{description}" if description else labels
