@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlctl.bundle.alerts import AlertsSection
 from mlctl.schedule.spec import ScheduleSection
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -164,8 +165,7 @@ class BundleConfig(Strict):
     schedule: ScheduleSection | None = Field(
         default=None, description="Start/stop windows (mlctl.schedule.spec); applied on deploy."
     )
-    # Section that the monitoring issue defines; accepted and kept as-is.
-    alerts: list[dict[str, Any]] | None = None
+    alerts: AlertsSection | None = None  # health rules, actions, prediction notifications
 
     @field_validator("version", mode="before")
     @classmethod

@@ -123,6 +123,7 @@ class Store:
         self._evals: _Table[str, EvalRecord] = _Table()
         self._nodes: _Table[str, NodeRecord] = _Table()
         self._latest_deployment: dict[ModelKey, str] = {}
+        self._failed_deployment: dict[ModelKey, DeploymentView] = {}
         self._allocs_by_job: dict[ModelKey, set[str]] = {}
         self._allocs_by_node: dict[str, set[str]] = {}
         self._blocked_by_job: dict[ModelKey, set[str]] = {}
@@ -337,6 +338,21 @@ class Store:
         with self._lock:
             return self._jobs.items.get(key)
 
+    def job_keys(self) -> list[ModelKey]:
+        with self._lock:
+            return list(self._jobs.items)
+
+    def job_index(self, key: ModelKey) -> int | None:
+        """The ModifyIndex the Store holds for a job (None: unknown)."""
+        with self._lock:
+            return self._jobs.seen.get(key) if key in self._jobs.items else None
+
+    def alloc_running(self, alloc_id: str) -> bool | None:
+        """Whether the Store's copy of an allocation is running (None: unknown)."""
+        with self._lock:
+            alloc = self._allocs.items.get(alloc_id)
+            return None if alloc is None else alloc.running
+
     # ------------------------------------------------------------------ per-kind upserts
 
     def _apply_alloc(self, obj: JSON, modify_index: int) -> bool:
@@ -374,6 +390,10 @@ class Store:
         view = convert.deployment_view(obj)
         self._deployments.seen[key] = modify_index
         job_key = (view.namespace, view.job_id)
+        failed = self._failed_deployment.get(job_key)
+        if view.status == "failed" and (failed is None or failed.create_index <= view.create_index):
+            self._failed_deployment[job_key] = view
+            self._dirty_models.add(job_key)
         latest_id = self._latest_deployment.get(job_key)
         latest = self._deployments.items.get(latest_id) if latest_id else None
         if latest is not None and latest.id != key and latest.create_index > view.create_index:
@@ -521,6 +541,7 @@ class Store:
             blocked=blocked,
             alert_settings=MappingProxyType(dict(job.alert_settings)),
             modify_index=job.modify_index,
+            failed_deployment=self._failed_deployment.get(key),
         )
 
     def _node_view(self, record: NodeRecord) -> NodeView:

@@ -245,6 +245,7 @@ class ModelView:
     blocked: BlockedEvalView | None
     alert_settings: Mapping[str, Any] = field(default_factory=frozen_map)
     modify_index: int = 0
+    failed_deployment: DeploymentView | None = None  #: the most recent failed deployment
 
     @property
     def key(self) -> ModelKey:

@@ -8,6 +8,7 @@ two in step.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -169,6 +170,12 @@ def _meta(config: BundleConfig, options: DeployOptions) -> dict[str, str]:
     }
     if options.deployed_by:
         meta["mlctl.deployed_by"] = options.deployed_by
+    if config.alerts is not None:  # what the bundle wrote; the monitor reads it from the job
+        meta["mlctl.alerts"] = json.dumps(
+            config.alerts.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            separators=(",", ":"),
+            sort_keys=True,
+        )
     meta.update(options.extra_meta)
     return meta
 

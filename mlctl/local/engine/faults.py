@@ -21,6 +21,7 @@ class Fault:
     message: str
     remaining: int | None  #: requests still to fail; None: until ``until``/cleared
     until: float | None  #: simulated seconds; None: no deadline
+    method: str | None = None  #: only this HTTP method (None: every method)
 
 
 class Faults:
@@ -36,7 +37,7 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
-    def check(self, path: str, now: float) -> None:
+    def check(self, path: str, now: float, method: str = "GET") -> None:
         """Raise the ApiError of the first live fault matching ``path``."""
         if path.startswith("/v1/_sim/"):
             return
@@ -47,7 +48,7 @@ class Faults:
                 if (f.remaining is None or f.remaining > 0) and (f.until is None or now < f.until)
             ]
             for fault in self._faults:
-                if path.startswith(fault.prefix):
+                if path.startswith(fault.prefix) and fault.method in (None, method):
                     if fault.remaining is not None:
                         fault.remaining -= 1
                     raise ApiError(fault.status, fault.message)

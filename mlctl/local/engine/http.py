@@ -150,7 +150,7 @@ class Router:
         return deco
 
     def dispatch(self, req: Request) -> Reply:
-        req.sim.faults.check(req.path, req.sim.clock.now())
+        req.sim.faults.check(req.path, req.sim.clock.now(), req.method)
         allowed = []
         for route in self.routes:
             match = route.pattern.match(req.path)

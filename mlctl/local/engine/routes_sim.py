@@ -114,6 +114,7 @@ def register(router: Router) -> None:
             prefix=str(body.get("Prefix", "/v1/")),
             count=int(count) if count is not None else None,
             seconds=float(seconds) if seconds is not None else None,
+            method=body.get("Method"),
         )
         return Reply("")
 

@@ -237,11 +237,13 @@ class NomadSim:
         prefix: str = "/v1/",
         count: int | None = None,
         seconds: float | None = None,
+        method: str | None = None,
     ) -> None:
-        """Answer requests under ``prefix`` with ``status`` for ``count`` requests or
-        ``seconds`` of simulated time (neither: until :meth:`clear_faults`)."""
+        """Answer requests under ``prefix`` (only ``method`` ones, if given) with
+        ``status`` for ``count`` requests or ``seconds`` of simulated time (neither:
+        until :meth:`clear_faults`)."""
         until = self.clock.now() + seconds if seconds is not None else None
-        self.faults.add(Fault(prefix, status, message, count, until))
+        self.faults.add(Fault(prefix, status, message, count, until, method))
 
     def clear_faults(self) -> None:
         self.faults.clear()

@@ -1,0 +1,67 @@
+"""Where the monitor's Nomad token comes from, and how it is renewed.
+
+The follower asks :meth:`TokenSource.current` whenever it (re)connects, and calls
+:meth:`TokenSource.refresh` when Nomad says the token expired, was deleted, or closed
+the subscription. A static token (``NOMAD_TOKEN``) cannot be renewed: refresh returns
+it unchanged and the follower keeps retrying with backoff, so an operator can fix it.
+An AppRole source logs in to Vault and mints a fresh Nomad token from the
+``nomad/creds/mlctl-monitor`` role; that needs both Vault and Nomad settings and is
+built by the composition root (the CLI), never here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+
+class TokenSource(Protocol):
+    def current(self) -> str | None: ...
+
+    def refresh(self) -> str | None: ...
+
+    @property
+    def renewable(self) -> bool: ...
+
+
+class StaticToken:
+    """A fixed token (or none, when Nomad's ACLs are off)."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token
+
+    def current(self) -> str | None:
+        return self._token
+
+    def refresh(self) -> str | None:
+        return self._token
+
+    @property
+    def renewable(self) -> bool:
+        return False
+
+
+class MintedToken:
+    """A token from ``mint()`` (e.g. an AppRole login plus ``nomad/creds``), minted on
+    first use and again on every refresh; thread-safe."""
+
+    def __init__(self, mint: Callable[[], str]) -> None:
+        self._mint = mint
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> str | None:
+        with self._lock:
+            if self._token is None:
+                self._token = self._mint()
+            return self._token
+
+    def refresh(self) -> str | None:
+        with self._lock:
+            self._token = self._mint()
+            return self._token
+
+    @property
+    def renewable(self) -> bool:
+        return True
