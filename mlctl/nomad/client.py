@@ -77,7 +77,7 @@ def _client_cert(settings: Settings) -> tuple[str, str] | tuple[()]:
 def connect(
     settings: Settings,
     *,
-    token: str | None | Literal["settings"] = "settings",
+    token: str | Literal["settings"] | None = "settings",
     retry: Retry | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> NomadClient:

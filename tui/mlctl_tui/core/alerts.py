@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlctl.monitor.views import Alert
-
 from mlctl_tui.core import formatting as fmt
 from mlctl_tui.core.health import SEVERITY_RANK
 from mlctl_tui.core.table import Column, TableRow
@@ -149,8 +148,10 @@ def alert_rows(
         )
         firing = alert.status == "firing"
         silenced = note is not None and note.silenced(now)
-        style = "stopped" if not firing or silenced else (
-            "failing" if SEVERITY_RANK.get(level, 3) == 0 else "degraded"
+        style = (
+            "stopped"
+            if not firing or silenced
+            else ("failing" if SEVERITY_RANK.get(level, 3) == 0 else "degraded")
         )
         sort_values = (
             (not firing, SEVERITY_RANK.get(level, 3)),

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from mlctl.monitor.views import AllocView, DeploymentView, ModelView
-
 from mlctl_tui.core import formatting as fmt
 from mlctl_tui.core.table import Column, TableRow
 
@@ -56,7 +55,7 @@ def alloc_style(alloc: AllocView) -> str:
         return "failing"
     if not alloc.live:
         return "stopped"
-    if alloc.client_status == "pending" or alloc.healthy is None and alloc.deployment_id:
+    if alloc.client_status == "pending" or (alloc.healthy is None and alloc.deployment_id):
         return "pending"
     return "healthy" if alloc.is_healthy else "degraded"
 

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from mlctl.monitor.store import Snapshot
 from mlctl.monitor.views import AllocView, ModelView, NodeView
-
 from mlctl_tui.core import formatting as fmt
 from mlctl_tui.core.table import Column, TableRow
 
@@ -81,8 +80,12 @@ def _model_changes(old: ModelView | None, new: ModelView, now: datetime) -> Iter
         if new.version != old.version:
             yield _event(now, "info", new, f"job version {old.version} → {new.version}")
         if new.stopped != old.stopped:
-            yield _event(now, "warning" if new.stopped else "info", new,
-                         "stopped" if new.stopped else "started")
+            yield _event(
+                now,
+                "warning" if new.stopped else "info",
+                new,
+                "stopped" if new.stopped else "started",
+            )
         elif new.desired != old.desired:
             yield _event(now, "info", new, f"count {old.desired} → {new.desired}")
         if new.blocked is not None and (old.blocked is None or old.blocked.id != new.blocked.id):
@@ -103,11 +106,12 @@ def _deployment_change(old: ModelView | None, new: ModelView, now: datetime) -> 
     if deployment is None:
         return
     previous = old.deployment if old else None
-    if previous is not None and previous.id == deployment.id:
-        if previous.status == deployment.status:
-            if deployment.awaiting_promotion and not previous.awaiting_promotion:
-                yield _event(now, "warning", new, "canaries healthy, waiting for promotion")
-            return
+    if previous is not None and previous.id == deployment.id and (
+        previous.status == deployment.status
+    ):
+        if deployment.awaiting_promotion and not previous.awaiting_promotion:
+            yield _event(now, "warning", new, "canaries healthy, waiting for promotion")
+        return
     severity = {"failed": "critical", "cancelled": "warning"}.get(deployment.status, "info")
     yield _event(
         now,
@@ -127,12 +131,22 @@ def _node_changes(old: NodeView | None, new: NodeView, now: datetime) -> Iterato
         severity = "critical" if new.status == "down" else "info"
         yield FeedEvent(now, severity, subject, f"status {old.status} → {new.status}")
     if old.drain != new.drain:
-        yield FeedEvent(now, "warning" if new.drain else "info", subject,
-                        "draining" if new.drain else "drain finished")
+        yield FeedEvent(
+            now,
+            "warning" if new.drain else "info",
+            subject,
+            "draining" if new.drain else "drain finished",
+        )
     if old.eligibility != new.eligibility:
-        yield FeedEvent(now, "warning" if new.eligibility != "eligible" else "info", subject,
-                        f"marked {new.eligibility}")
-    unhealthy = {g.id for g in new.gpus if not g.healthy} - {g.id for g in old.gpus if not g.healthy}
+        yield FeedEvent(
+            now,
+            "warning" if new.eligibility != "eligible" else "info",
+            subject,
+            f"marked {new.eligibility}",
+        )
+    unhealthy = {g.id for g in new.gpus if not g.healthy} - {
+        g.id for g in old.gpus if not g.healthy
+    }
     for gpu in sorted(unhealthy):
         yield FeedEvent(now, "critical", subject, f"GPU {gpu} unhealthy")
 

@@ -6,13 +6,11 @@ between snapshots, so a refresh rebuilds only the models that changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from mlctl.monitor.store import Snapshot
 from mlctl.monitor.views import ModelKey, ModelView
-
 from mlctl_tui.core import formatting as fmt
 from mlctl_tui.core.health import NO_ALERTS, AlertSummary, Health, model_health
 from mlctl_tui.core.schedules import NO_SCHEDULE, ScheduleCell, Schedules, schedule_cell
@@ -96,32 +94,32 @@ class ModelRows:
 
     def build(
         self,
-        snapshot: Snapshot,
-        alerts: dict[ModelKey, AlertSummary],
+        models: Iterable[ModelView],
+        alerts: Mapping[ModelKey, AlertSummary],
         schedules: Schedules,
         now: datetime,
-        namespace: str | None = None,
     ) -> list[TableRow]:
+        """One row per model; models whose view, alerts and schedule cell are unchanged
+        reuse their previous row."""
         rows: list[TableRow] = []
         cache: dict[ModelKey, _Cached] = {}
-        for key, view in snapshot.models.items():
-            if namespace is not None and key[0] != namespace:
-                continue
+        for view in models:
+            key = view.key
             summary = alerts.get(key, NO_ALERTS)
             doc = schedules.get((view.namespace, view.name))
             cell = schedule_cell(doc, now) if doc is not None else NO_SCHEDULE
             old = self._cache.get(key)
-            if old is not None and old.view is view and old.alerts == summary and (
-                old.schedule == cell
+            if (
+                old is not None
+                and old.view is view
+                and old.alerts == summary
+                and old.schedule == cell
             ):
                 cache[key] = old
             else:
                 cache[key] = _Cached(view, summary, cell, model_row(view, summary, cell))
             rows.append(cache[key].row)
-        if namespace is None:
-            self._cache = cache
-        else:
-            self._cache.update(cache)
+        self._cache = cache
         return rows
 
 

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 from mlctl.monitor.store import Snapshot
 from mlctl.monitor.views import AllocView, ModelView, NodeView
-
 from mlctl_tui.core import formatting as fmt
 from mlctl_tui.core.table import Column, TableRow
 

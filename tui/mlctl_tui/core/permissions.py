@@ -61,8 +61,9 @@ class Abilities:
         if action in NODE_ACTIONS:
             return self.grant.allow_coarse("node", "write")
         if action in VARIABLE_NEEDS:
-            path = VARIABLE_NEEDS[action].format(model=names.get("model", "x"),
-                                                 fingerprint=names.get("fingerprint", "x"))
+            path = VARIABLE_NEEDS[action].format(
+                model=names.get("model", "x"), fingerprint=names.get("fingerprint", "x")
+            )
             return self.grant.allow_variable(namespace, path, "write")
         return any(self.grant.allow_namespace(namespace, c) for c in NAMESPACE_NEEDS[action])
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlctl.monitor.views import AllocView, ModelView, NodeView
-
 from mlctl_tui.core.formatting import short_id
 
 
@@ -73,13 +72,16 @@ def stop(model: ModelView, scheduled: bool = False) -> Plan:
         f"{_allocations(live)}; the job stays registered, so start brings it back"
     )
     if scheduled:
-        text += ". Its schedule may start it again at the next transition (pause the schedule to keep it down)"
+        text += (
+            ". Its schedule may start it again at the next transition "
+            "(pause the schedule to keep it down)"
+        )
     return Plan("stop", f"Stop {model.name}", text, destructive=True)
 
 
 def _tally(names: Iterable[str]) -> str:
     counts = Counter(names)
-    return ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in sorted(counts.items()))
+    return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in sorted(counts.items()))
 
 
 def restart(targets: Sequence[tuple[ModelView, Sequence[AllocView]]]) -> Plan:

@@ -7,15 +7,17 @@ always agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
+from mlctl.monitor.views import ModelView
 from mlctl.schedule.spec import StoredSchedule
 from mlctl.schedule.timeline import Transition
 from mlctl.schedule.view import State, format_instant, state
-
+from mlctl.schedule.view import window_rows as view_window_rows
 from mlctl_tui.core.formatting import until
+from mlctl_tui.core.table import Column, TableRow
 
 #: (namespace, model name) -> the stored schedule of that model.
 Schedules = Mapping[tuple[str, str], StoredSchedule]
@@ -74,3 +76,87 @@ def describe_next(doc: StoredSchedule, now: datetime) -> str:
     if current.next_stop is not None:
         parts.append("next stop " + format_instant(current.next_stop.at, current.zone))
     return "; ".join(parts)
+
+
+SCHEDULE_COLUMNS = (
+    Column("model", "MODEL", 20),
+    Column("namespace", "NAMESPACE", 12),
+    Column("windows", "WINDOWS", 7, "right"),
+    Column("state", "STATE NOW", 24),
+    Column("next_start", "NEXT START", 30),
+    Column("next_stop", "NEXT STOP", 30),
+    Column("by", "CHANGED BY", 0),
+)
+
+WINDOW_COLUMNS = (
+    Column("number", "#", 2, "right"),
+    Column("window", "WINDOW", 44),
+    Column("kind", "KIND", 4),
+    Column("replicas", "REPLICAS", 8, "right"),
+    Column("open", "OPEN NOW", 8),
+)
+
+
+def schedule_rows(
+    models: Iterable[ModelView], schedules: Schedules, now: datetime
+) -> list[TableRow]:
+    """Every model, scheduled or not (a model without a schedule can get one here)."""
+    rows = []
+    for model in models:
+        doc = schedules.get((model.namespace, model.name))
+        key = f"{model.namespace}/{model.job_id}"
+        if doc is None:
+            cells = (model.name, model.namespace, "-", "not scheduled", "-", "-", "-")
+            rows.append(
+                TableRow(
+                    key, cells, (model.name, model.namespace, 0, "", None, None, ""), "stopped"
+                )
+            )
+            continue
+        current = state(doc, now)
+        start, stop = current.next_start, current.next_stop
+        cells = (
+            model.name,
+            model.namespace,
+            str(len(doc.windows)),
+            current.summary,
+            format_instant(start.at, current.zone) if start else "-",
+            format_instant(stop.at, current.zone) if stop else "-",
+            f"{doc.updated_by} {doc.updated_at}".strip() or "-",
+        )
+        sort_values = (
+            model.name,
+            model.namespace,
+            len(doc.windows),
+            current.summary,
+            start.at.timestamp() if start else None,
+            stop.at.timestamp() if stop else None,
+            doc.updated_at,
+        )
+        style = "stopped" if current.paused else ("healthy" if current.scheduled else "")
+        rows.append(TableRow(key, cells, sort_values, style))
+    return rows
+
+
+def window_rows(doc: StoredSchedule, now: datetime) -> list[TableRow]:
+    return [
+        TableRow(
+            str(row["window"]),
+            (
+                str(row["window"]),
+                str(row["label"]),
+                str(row["kind"]),
+                str(row["replicas"]),
+                "yes" if row["open_now"] else "no",
+            ),
+            (),
+            "healthy"
+            if row["open_now"] and row["kind"] == "up"
+            else ("degraded" if row["open_now"] else ""),
+        )
+        for row in view_window_rows(doc, now)
+    ]
+
+
+def transition_lines(transitions: Iterable[Transition], zone: tzinfo) -> list[str]:
+    return [f"{format_instant(t.at, zone)} → {t.replicas} replicas" for t in transitions]

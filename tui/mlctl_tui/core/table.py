@@ -93,7 +93,9 @@ class RowFilter:
             return cls(text=text, invert=invert, pattern=re.compile(body, re.IGNORECASE))
         except re.error as error:
             literal = re.compile(re.escape(body), re.IGNORECASE)
-            return cls(text, invert, literal, f"not a regular expression ({error}); matched as text")
+            return cls(
+                text, invert, literal, f"not a regular expression ({error}); matched as text"
+            )
 
     @property
     def active(self) -> bool:

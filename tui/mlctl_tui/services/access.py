@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from mlctl.errors import InvalidInput, MlctlError
-
 from mlctl_tui.core.permissions import Abilities
 
 
@@ -46,8 +45,9 @@ def read_abilities(backend: TokenReader, readonly: bool) -> Abilities:
         try:
             policies.append(parse_policy(backend.policy_rules(policy)))
         except (MlctlError, ParseError) as error:
-            return Abilities(source=f"policy {policy} unreadable ({error}): Nomad decides",
-                             identity=name)
+            return Abilities(
+                source=f"policy {policy} unreadable ({error}): Nomad decides", identity=name
+            )
     grant = Grant(management=False, policies=policies)
     listed = ", ".join(names) or "none"
     return Abilities(grant=grant, source=f"token policies: {listed}", identity=name)

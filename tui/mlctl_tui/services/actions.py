@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mlctl.errors import AuthError, MlctlError, PermissionDenied
-
 from mlctl_tui.core.plans import Plan
 from mlctl_tui.services.audit import AuditTrail
 
@@ -79,17 +78,23 @@ class ActionLayer:
         who = self._who()
         if self.readonly:
             refusal = ReadOnly(plan)
-            self.audit.record(who, plan.action, prepared.target, plan.text, "refused", refusal.message)
+            self.audit.record(
+                who, plan.action, prepared.target, plan.text, "refused", refusal.message
+            )
             raise refusal
         try:
             message = prepared.call()
         except ActionFailed as failure:
-            self.audit.record(who, plan.action, prepared.target, plan.text, "failed", failure.message)
+            self.audit.record(
+                who, plan.action, prepared.target, plan.text, "failed", failure.message
+            )
             raise
         except MlctlError as error:
-            failure = plain_words(plan, error)
-            self.audit.record(who, plan.action, prepared.target, plan.text, "failed", failure.message)
-            raise failure from error
+            explained = plain_words(plan, error)
+            self.audit.record(
+                who, plan.action, prepared.target, plan.text, "failed", explained.message
+            )
+            raise explained from error
         except Exception as error:  # a bug: still recorded, still shown, never silent
             text = f"{type(error).__name__}: {error}"
             self.audit.record(who, plan.action, prepared.target, plan.text, "failed", text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from mlctl.deploy import lifecycle
 from mlctl.errors import Conflict, MlctlError
@@ -26,8 +26,8 @@ from mlctl.schedule.edit import window_spec
 from mlctl.schedule.spec import StoredSchedule
 from mlctl.schedule.view import state as schedule_state
 from mlctl.settings import Settings
-
 from mlctl_tui.core.alerts import AlertNote
+from mlctl_tui.services.logs import Ended, LogFollower, LogTarget, Sink
 
 NOTES_PREFIX = "mlctl/alerts/notes"
 NOTE_ITEM = "note"
@@ -40,6 +40,70 @@ def actor_of(settings: Settings) -> str:
     from mlctl.deploy.pipeline import deployed_by
 
     return deployed_by(settings)
+
+
+class Follow(Protocol):
+    """A running log follow: a worker runs :meth:`run`; :meth:`stop` ends it from anywhere."""
+
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Backend(Protocol):
+    """What the TUI needs from the cluster. :class:`NomadBackend` is the real one; tests
+    of drawing use an in-memory one with fixed data."""
+
+    @property
+    def address(self) -> str: ...
+
+    def actor(self) -> str: ...
+
+    def token_self(self) -> dict[str, Any]: ...
+
+    def policy_rules(self, name: str) -> str: ...
+
+    def schedules(self) -> dict[tuple[str, str], StoredSchedule]: ...
+
+    def notes(self) -> dict[str, AlertNote]: ...
+
+    def history(self, namespace: str, model: str) -> list[dict[str, Any]]: ...
+
+    def scale(self, namespace: str, model: str, count: int) -> str: ...
+
+    def start_target(self, namespace: str, model: str) -> tuple[int, str]: ...
+
+    def start(self, namespace: str, model: str, count: int) -> str: ...
+
+    def stop(self, namespace: str, model: str) -> str: ...
+
+    def restart_model(self, namespace: str, model: str) -> str: ...
+
+    def restart_allocs(self, namespace: str, alloc_ids: list[str]) -> str: ...
+
+    def stop_alloc(self, namespace: str, alloc_id: str) -> str: ...
+
+    def promote(self, namespace: str, model: str) -> str: ...
+
+    def rollback(self, namespace: str, model: str, version: int) -> str: ...
+
+    def drain(self, node_id: str) -> str: ...
+
+    def set_eligibility(self, node_id: str, eligible: bool) -> str: ...
+
+    def save_window(
+        self, namespace: str, model: str, raw: dict[str, Any], replace_index: int | None
+    ) -> StoredSchedule: ...
+
+    def remove_window(self, namespace: str, model: str, index: int) -> str: ...
+
+    def set_paused(self, namespace: str, model: str, paused: bool) -> str: ...
+
+    def save_note(self, note: AlertNote) -> str: ...
+
+    def delete_note(self, namespace: str, fingerprint: str) -> str: ...
+
+    def follow_log(self, namespace: str, target: LogTarget, sink: Sink, ended: Ended) -> Follow: ...
 
 
 class NomadBackend:
@@ -119,8 +183,10 @@ class NomadBackend:
         client = self.client(namespace)
         response = lifecycle.scale(client, model, count, by=self.actor())
         note = self._note_override(client, model, count)
-        return f"{model} in {namespace}: scaling to {count} (evaluation " \
-               f"{str(response.get('EvalID') or '-')[:8]}){note}"
+        return (
+            f"{model} in {namespace}: scaling to {count} (evaluation "
+            f"{str(response.get('EvalID') or '-')[:8]}){note}"
+        )
 
     def _note_override(self, client: NomadClient, model: str, count: int) -> str:
         """A manual count on a scheduled model holds until the schedule's next transition."""
@@ -138,7 +204,10 @@ class NomadBackend:
             current = schedule_state(entry.doc, self.clock())
             if current.scheduled > 0:
                 return current.scheduled, "the schedule's count now"
-            return entry.doc.replicas, "the schedule's replicas, as an override until its next transition"
+            return (
+                entry.doc.replicas,
+                "the schedule's replicas, as an override until its next transition",
+            )
         job = lifecycle.read_model(client, model)
         counts = [int(g.get("Count") or 0) for g in job.get("TaskGroups") or []]
         if counts and counts[0] > 0:
@@ -259,8 +328,15 @@ class NomadBackend:
         raise Conflict(f"the note on alert {note.fingerprint} kept changing; try again")
 
     def delete_note(self, namespace: str, fingerprint: str) -> str:
-        self.client(namespace).variables.delete(f"{NOTES_PREFIX}/{fingerprint}", namespace=namespace)
+        self.client(namespace).variables.delete(
+            f"{NOTES_PREFIX}/{fingerprint}", namespace=namespace
+        )
         return "removed"
+
+    # ------------------------------------------------------------------ logs
+
+    def follow_log(self, namespace: str, target: LogTarget, sink: Sink, ended: Ended) -> Follow:
+        return LogFollower(self.client(namespace), target, sink, ended)
 
     def now(self) -> datetime:
         return self.clock()
@@ -270,4 +346,3 @@ def _session_client(settings: Settings) -> NomadClient:
     from mlctl.session import nomad_client
 
     return nomad_client(settings)
-

@@ -8,6 +8,7 @@ down, which ends the blocked read at once (no thread is left waiting on a quiet 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,8 +92,6 @@ class LogFollower:
         with self._lock:
             response = self._response
         if response is not None:
-            try:
+            with contextlib.suppress(AttributeError, OSError):
                 response.raw.shutdown()  # wakes a read blocked on a silent log
-            except (AttributeError, OSError):
-                pass
             response.close()

@@ -1,0 +1,37 @@
+"""``mlctl tui``: the operator's terminal UI (the Textual app lives in ``mlctl_tui``)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlctl.cli.main import state
+
+
+@click.command()
+@click.option(
+    "--readonly",
+    is_flag=True,
+    help="Show everything, change nothing: every action is hidden and refused.",
+)
+@click.pass_context
+def tui(ctx: click.Context, readonly: bool) -> None:
+    """Open the terminal UI: models, nodes, schedules, alerts and events, logs.
+
+    It follows the cluster in-process (the monitor's engine: event stream, resync,
+    health rules) in every namespace your token can read; -n NS starts with that
+    namespace shown. Press ? inside for the keys of each screen, q to quit.
+
+    \b
+    Examples:
+      mlctl tui
+      mlctl tui --readonly
+      mlctl -n team-a tui
+      mlctl --context lab tui
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.UsageError("mlctl tui needs an interactive terminal (stdin and stdout)")
+    from mlctl_tui.runtime import run
+
+    run(state(ctx).settings(), readonly=readonly)

@@ -1,0 +1,96 @@
+"""The monitor engine as ``mlctl tui`` runs it in-process: it keeps the Store current.
+
+The same parts as ``mlctl monitor run``: the :class:`~mlctl.monitor.follower.Follower`
+(event stream, REST resync, polling fallback, backoff) writes the Store, and the health
+rules (:mod:`mlctl.monitor.rules` into an :class:`~mlctl.monitor.alerts.AlertBook`)
+turn its snapshots into alerts. What the TUI leaves out on purpose: receivers and
+actions — the deployed monitor notifies and acts; a second copy in every operator's
+terminal would page people twice and restart things twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from mlctl.bundle.alerts import Rules, merged_rules
+from mlctl.monitor.alerts import AlertBook
+from mlctl.monitor.clock import Clock
+from mlctl.monitor.follower import Follower, FollowerOptions
+from mlctl.monitor.rules import Context, evaluate
+from mlctl.monitor.store import Store
+from mlctl.monitor.tokens import TokenSource
+from mlctl.monitor.views import ModelView
+from mlctl.nomad.client import NomadClient
+
+#: Seconds between two evaluations of the health rules.
+RULES_INTERVAL = 2.0
+DEFAULT_RULES = Rules()
+
+
+def rules_for(model: ModelView) -> Rules:
+    """The model's thresholds: the defaults with its bundle's ``alerts.rules`` on top."""
+    overrides = model.alert_settings.get("rules")
+    try:
+        return merged_rules(DEFAULT_RULES, overrides if isinstance(overrides, dict) else None)
+    except ValueError:  # a bundle validated before its rules were tightened: keep going
+        return DEFAULT_RULES
+
+
+def extra_labels(model: ModelView) -> dict[str, str]:
+    labels = model.alert_settings.get("labels")
+    if not isinstance(labels, dict):
+        return {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+class Engine:
+    """Runs the follower and the rules on daemon threads until :meth:`stop`."""
+
+    def __init__(
+        self,
+        store: Store,
+        connect: Callable[[str | None], NomadClient],
+        tokens: TokenSource,
+        clock: Clock,
+        options: FollowerOptions | None = None,
+        log: Callable[[str], None] = lambda _line: None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.follower = Follower(store, connect, tokens, clock, log, options)
+        self.book = AlertBook()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Engine:
+        for name, target in (("tui-follower", self._follow), ("tui-rules", self._rules)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _follow(self) -> None:
+        self.follower.run(self._stop)
+
+    def _rules(self) -> None:
+        while not self._stop.wait(RULES_INTERVAL):
+            self.evaluate_once()
+
+    def evaluate_once(self) -> list[Any]:
+        """One pass of the health rules over the current snapshot."""
+        snapshot = self.store.snapshot()
+        if not snapshot.synced:
+            return []
+        now = self.clock()
+        context = Context(snapshot, now, rules_for, extra_labels)
+        transitions = self.book.update(evaluate(context), now)
+        self.store.set_alerts(self.book.alerts())
+        self.store.publish()
+        return transitions
