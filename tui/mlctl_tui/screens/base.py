@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -45,8 +46,11 @@ class BaseScreen(Screen[None]):
 
     def show_view(self, view: View) -> None:
         """Draw ``view``; screens extend :meth:`render_view`."""
-        self.query_one(ConnectionBar).show(view)
-        self.render_view(view)
+        try:
+            self.query_one(ConnectionBar).show(view)
+            self.render_view(view)
+        except NoMatches:
+            return  # still composing (e.g. tab panes): the next refresh draws it
         self.refresh_bindings()
 
     def render_view(self, view: View) -> None:

@@ -53,6 +53,7 @@ class ModelDetailScreen(BaseScreen):
         self.key = key
         self.history: list[dict[str, Any]] | None = None
         self.history_error = ""
+        self._history_of: int | None = None  #: the job version the history was read at
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="detail"):
@@ -99,6 +100,8 @@ class ModelDetailScreen(BaseScreen):
         )
         self.query_one("#allocs", RowTable).set_rows(detail.alloc_rows(model, view.now))
         self.query_one("#events", RowTable).set_rows(detail.event_rows(model.allocations))
+        if self._history_of is not None and self._history_of != model.version:
+            self.action_history()  # a new version (deploy, rollback): read the history again
         self._render_versions()
         alerts = view.snapshot.alerts_for(self.key)
         self.query_one("#alerts", Static).update(
@@ -182,6 +185,8 @@ class ModelDetailScreen(BaseScreen):
         model = self.model
         if model is None:
             return
+
+        self._history_of = model.version
 
         def loaded(history: list[dict[str, Any]]) -> None:
             self.history, self.history_error = history, ""
