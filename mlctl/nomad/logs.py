@@ -63,5 +63,7 @@ class Logs:
             alloc_id,
             params=params,
             stream=True,
-            timeout=None if follow else self._t.timeout,
+            # Following: connecting may time out, waiting for the next line never does
+            # (a quiet task writes nothing for hours, and plain logs carry no heartbeat).
+            timeout=(self._t.timeout, None) if follow else self._t.timeout,  # type: ignore[arg-type]
         )

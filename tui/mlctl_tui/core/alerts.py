@@ -25,7 +25,7 @@ ALERT_COLUMNS = (
     Column("alert", "ALERT", 22),
     Column("model", "MODEL", 16),
     Column("namespace", "NAMESPACE", 10),
-    Column("state", "STATE", 26),
+    Column("state", "STATE", 34),
     Column("since", "SINCE", 7, "right"),
     Column("summary", "SUMMARY", 0),
 )
@@ -116,11 +116,11 @@ def alert_namespace(alert: Alert) -> str:
 def state_text(alert: Alert, note: AlertNote | None, now: datetime) -> str:
     parts = [alert.status]
     if note is not None:
-        if note.silenced(now):
-            parts.append(f"silenced {fmt.until(note.silenced_until, now)}")
+        if note.silenced(now) and note.silenced_until is not None:
+            parts.append(f"silenced {fmt.duration((note.silenced_until - now).total_seconds())}")
         if note.acked_by:
-            parts.append(f"acked by {note.acked_by}")
-    return ", ".join(parts)
+            parts.append("acked")
+    return " · ".join(parts)
 
 
 def alert_rows(
@@ -167,8 +167,18 @@ def alert_rows(
     return rows
 
 
-def describe(alert: Alert) -> str:
-    """Every label and annotation, for the detail line under the table."""
-    labels = " ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-    description = alert.annotations.get("description", "")
-    return f"{labels}\n{description}" if description else labels
+def describe(alert: Alert, note: AlertNote | None = None) -> str:
+    """Every label, the description and the operators' note, for the lines under the table."""
+    lines = [" ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))]
+    if alert.annotations.get("description"):
+        lines.append(alert.annotations["description"])
+    if note is not None:
+        said = []
+        if note.acked_by:
+            said.append(f"acknowledged by {note.acked_by} at {fmt.stamp(note.acked_at)}")
+        if note.silenced_until is not None:
+            said.append(f"silenced by {note.silenced_by or '?'} until "
+                        f"{fmt.stamp(note.silenced_until)}")
+        if said:
+            lines.append("; ".join(said))
+    return "\n".join(lines)

@@ -87,8 +87,7 @@ class AlertsScreen(BaseScreen):
             + (f" · filter: {self.row_filter.text}" if self.row_filter.active else "")
             + notes
         )
-        alert = self.current()
-        self.query_one("#alert-detail", Static).update(describe(alert) if alert else "")
+        self._describe()
         feed = self.mlctl.feed
         events = [
             e
@@ -120,9 +119,13 @@ class AlertsScreen(BaseScreen):
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         if event.table.id == "alerts":
-            alert = self.current()
-            self.query_one("#alert-detail", Static).update(describe(alert) if alert else "")
+            self._describe()
             self.refresh_bindings()
+
+    def _describe(self) -> None:
+        alert = self.current()
+        note = self.mlctl.view.notes.get(alert.fingerprint) if alert else None
+        self.query_one("#alert-detail", Static).update(describe(alert, note) if alert else "")
 
     def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
         self.row_filter = event.row_filter

@@ -92,6 +92,6 @@ class LogFollower:
         with self._lock:
             response = self._response
         if response is not None:
-            with contextlib.suppress(AttributeError, OSError):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
                 response.raw.shutdown()  # wakes a read blocked on a silent log
             response.close()
