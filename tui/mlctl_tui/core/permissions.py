@@ -34,6 +34,8 @@ NAMESPACE_NEEDS: dict[str, tuple[str, ...]] = {
     "logs": ("read-logs",),
 }
 NODE_ACTIONS = frozenset({"drain", "eligibility"})
+#: Actions that only read: still offered with ``--readonly``.
+READ_ACTIONS = frozenset({"logs"})
 #: Action -> the Nomad Variable path it writes (``{model}`` / ``{fingerprint}`` filled in).
 VARIABLE_NEEDS = {
     "schedule": "mlctl/schedules/{model}",
@@ -54,7 +56,7 @@ class Abilities:
     def allows(self, action: str, namespace: str = "default", **names: str) -> bool:
         if action not in ACTIONS:
             raise KeyError(f"unknown action {action!r}")
-        if self.readonly:
+        if self.readonly and action not in READ_ACTIONS:
             return False
         if self.grant is None:
             return True

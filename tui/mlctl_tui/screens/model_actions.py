@@ -27,7 +27,6 @@ MODEL_ACTIONS = {
     "promote": "promote",
     "rollback": "rollback",
     "logs": "logs",
-    "schedule": "schedule",
 }
 
 

@@ -53,7 +53,7 @@ def plain_words(plan: Plan, error: MlctlError) -> ActionFailed:
     if isinstance(error, PermissionDenied):
         message = (
             f"Nomad refused to {tried}: permission denied. Your token's policies do not allow "
-            f"this here; ask an operator for access.\n\nNomad said: {error.one_line()}"
+            f"this here; ask an operator for access.\n\nNomad said: {error.message}"
         )
         return ActionFailed("Permission denied", message)
     if isinstance(error, AuthError):
