@@ -366,6 +366,7 @@ def make_app(
     readonly: bool = False,
     clock: Clock = utc_now,
     event_log: Path | None = None,
+    audit: AuditTrail | None = None,
     intervals: Intervals | None = None,
 ) -> MlctlApp:
     """Build the app. ``mlctl tui`` and the tests both call this.

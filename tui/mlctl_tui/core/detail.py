@@ -14,7 +14,7 @@ ALLOC_COLUMNS = (
     Column("id", "ALLOC", 8),
     Column("node", "NODE", 12),
     Column("status", "STATUS", 9),
-    Column("health", "HEALTH", 10),
+    Column("health", "HEALTH", 14),
     Column("restarts", "RESTARTS", 8, "right"),
     Column("age", "AGE", 7, "right"),
     Column("version", "VER", 4, "right"),

@@ -71,6 +71,8 @@ def model_health(model: ModelView, alerts: AlertSummary = NO_ALERTS) -> tuple[He
     if model.blocked is not None:
         health = Health.FAILING if model.healthy == 0 else Health.DEGRADED
         return health, f"blocked: {model.blocked.reason}"
+    if alerts.firing and SEVERITY_RANK.get(alerts.worst, 3) == 0:
+        return Health.FAILING, "alert: " + ", ".join(alerts.names)
     deployment = model.deployment
     if deployment is not None and deployment.job_version == model.version:
         if deployment.status == "failed":
@@ -85,8 +87,6 @@ def model_health(model: ModelView, alerts: AlertSummary = NO_ALERTS) -> tuple[He
             return Health.DEPLOYING, (
                 f"deploying {deployment.healthy}/{deployment.desired_total} healthy"
             )
-    if alerts.firing and SEVERITY_RANK.get(alerts.worst, 3) == 0:
-        return Health.FAILING, "alert: " + ", ".join(alerts.names)
     if model.healthy == 0 and model.desired > 0:
         if any(a.live and a.client_status == "pending" for a in model.allocations):
             return Health.PENDING, "starting"

@@ -17,15 +17,15 @@ from mlctl_tui.core.schedules import NO_SCHEDULE, ScheduleCell, Schedules, sched
 from mlctl_tui.core.table import Column, TableRow
 
 COLUMNS = (
-    Column("name", "NAME", 22),
-    Column("namespace", "NAMESPACE", 12),
+    Column("name", "NAME", 18),
+    Column("namespace", "NAMESPACE", 10),
     Column("version", "VERSION", 12),
     Column("replicas", "DES/RUN/OK", 10, "right"),
     Column("gpus", "GPUS", 4, "right"),
-    Column("schedule", "SCHEDULE", 11),
-    Column("next", "NEXT", 15),
+    Column("schedule", "SCHEDULE", 10),
+    Column("next", "NEXT", 14),
     Column("rate", "REQ/S", 7, "right"),
-    Column("p99", "P99", 8, "right"),
+    Column("p99", "P99", 7, "right"),
     Column("errors", "ERR", 6, "right"),
     Column("alerts", "ALERTS", 10),
     Column("status", "STATUS", 0),

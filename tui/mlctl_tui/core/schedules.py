@@ -79,18 +79,18 @@ def describe_next(doc: StoredSchedule, now: datetime) -> str:
 
 
 SCHEDULE_COLUMNS = (
-    Column("model", "MODEL", 20),
-    Column("namespace", "NAMESPACE", 12),
+    Column("model", "MODEL", 16),
+    Column("namespace", "NAMESPACE", 10),
     Column("windows", "WINDOWS", 7, "right"),
-    Column("state", "STATE NOW", 24),
-    Column("next_start", "NEXT START", 30),
-    Column("next_stop", "NEXT STOP", 30),
+    Column("state", "STATE NOW", 16),
+    Column("next_start", "NEXT START", 38),
+    Column("next_stop", "NEXT STOP", 38),
     Column("by", "CHANGED BY", 0),
 )
 
 WINDOW_COLUMNS = (
     Column("number", "#", 2, "right"),
-    Column("window", "WINDOW", 44),
+    Column("window", "WINDOW", 64),
     Column("kind", "KIND", 4),
     Column("replicas", "REPLICAS", 8, "right"),
     Column("open", "OPEN NOW", 8),
