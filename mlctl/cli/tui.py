@@ -7,6 +7,14 @@ import sys
 import click
 
 from mlctl.cli.main import state
+from mlctl.errors import ExitStatus, MlctlError
+
+
+class NoTerminal(MlctlError):
+    """``mlctl tui`` was started without a terminal to draw on (a pipe, a cron job)."""
+
+    status = ExitStatus.USAGE
+    title = "no terminal"
 
 
 @click.command()
@@ -31,7 +39,10 @@ def tui(ctx: click.Context, readonly: bool) -> None:
       mlctl --context lab tui
     """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise click.UsageError("mlctl tui needs an interactive terminal (stdin and stdout)")
+        raise NoTerminal(
+            "mlctl tui needs an interactive terminal (stdin and stdout)",
+            hint="run it in a terminal; for scripts use mlctl status, alerts or events",
+        )
     from mlctl_tui.runtime import run
 
     run(state(ctx).settings(), readonly=readonly)

@@ -37,34 +37,67 @@ def uid(prefix: str, n: int) -> str:
 
 
 GPU = {
-    "gpu-1": ["GPU-7f3a1c2e-0b4d-4e8f-a1b2-c3d4e5f60001", "GPU-7f3a1c2e-0b4d-4e8f-a1b2-c3d4e5f60002"],
-    "gpu-2": ["GPU-9c8b7a6d-1e2f-4a3b-8c9d-0e1f2a3b0003", "GPU-9c8b7a6d-1e2f-4a3b-8c9d-0e1f2a3b0004"],
+    "gpu-1": [
+        "GPU-7f3a1c2e-0b4d-4e8f-a1b2-c3d4e5f60001",
+        "GPU-7f3a1c2e-0b4d-4e8f-a1b2-c3d4e5f60002",
+    ],
+    "gpu-2": [
+        "GPU-9c8b7a6d-1e2f-4a3b-8c9d-0e1f2a3b0003",
+        "GPU-9c8b7a6d-1e2f-4a3b-8c9d-0e1f2a3b0004",
+    ],
 }
 NODES = {"gpu-1": uid("a1", 1), "gpu-2": uid("a1", 2), "cpu-1": uid("a1", 3)}
 
 
-def job(name: str, namespace: str, count: int, version: int, model_version: str, *,
-        stop: bool = False, gpus: int = 0, index: int = 100) -> dict[str, Any]:
+def job(
+    name: str,
+    namespace: str,
+    count: int,
+    version: int,
+    model_version: str,
+    *,
+    stop: bool = False,
+    gpus: int = 0,
+    index: int = 100,
+) -> dict[str, Any]:
     devices = [{"Name": "nvidia/gpu", "Count": gpus}] if gpus else None
     return {
-        "ID": f"mlctl-{name}", "Name": f"mlctl-{name}", "Namespace": namespace,
-        "Type": "service", "Status": "dead" if stop else "running", "Stop": stop,
+        "ID": f"mlctl-{name}",
+        "Name": f"mlctl-{name}",
+        "Namespace": namespace,
+        "Type": "service",
+        "Status": "dead" if stop else "running",
+        "Stop": stop,
         "Version": version,
         "Meta": {"mlctl.model": name, "mlctl.version": model_version, "managed-by": "mlctl"},
-        "TaskGroups": [{
-            "Name": "model", "Count": count,
-            "Services": [{"Name": name, "Provider": "nomad"}],
-            "Tasks": [{"Name": "server", "Resources": {"CPU": 1000, "MemoryMB": 4096,
-                                                       "Devices": devices}}],
-        }],
-        "ModifyIndex": index, "JobModifyIndex": index, "CreateIndex": 10,
+        "TaskGroups": [
+            {
+                "Name": "model",
+                "Count": count,
+                "Services": [{"Name": name, "Provider": "nomad"}],
+                "Tasks": [
+                    {
+                        "Name": "server",
+                        "Resources": {"CPU": 1000, "MemoryMB": 4096, "Devices": devices},
+                    }
+                ],
+            }
+        ],
+        "ModifyIndex": index,
+        "JobModifyIndex": index,
+        "CreateIndex": 10,
     }
 
 
 def event(kind: str, at: datetime, message: str, exit_code: int = 0) -> dict[str, Any]:
     details = {"exit_code": str(exit_code)} if kind == "Terminated" else {}
-    return {"Type": kind, "Time": ns(at), "DisplayMessage": message, "Details": details,
-            "ExitCode": exit_code}
+    return {
+        "Type": kind,
+        "Time": ns(at),
+        "DisplayMessage": message,
+        "Details": details,
+        "ExitCode": exit_code,
+    }
 
 
 STARTED = [
@@ -74,80 +107,167 @@ STARTED = [
 ]
 
 
-def alloc(n: int, name: str, namespace: str, node: str, *, version: int = 0,
-          status: str = "running", desired: str = "run", healthy: bool | None = True,
-          canary: bool = False, gpus: list[str] | None = None, restarts: int = 0,
-          events: list[dict[str, Any]] | None = None, age_hours: float = 26,
-          deployment: str = "") -> dict[str, Any]:
+def alloc(
+    n: int,
+    name: str,
+    namespace: str,
+    node: str,
+    *,
+    version: int = 0,
+    status: str = "running",
+    desired: str = "run",
+    healthy: bool | None = True,
+    canary: bool = False,
+    gpus: list[str] | None = None,
+    restarts: int = 0,
+    events: list[dict[str, Any]] | None = None,
+    age_hours: float = 26,
+    deployment: str = "",
+) -> dict[str, Any]:
     created = NOW - timedelta(hours=age_hours)
     devices = [{"Name": "Tesla T4", "DeviceIDs": gpus}] if gpus else None
     return {
-        "ID": uid("c0", n), "Namespace": namespace, "JobID": f"mlctl-{name}",
-        "TaskGroup": "model", "NodeID": NODES[node], "NodeName": node, "JobVersion": version,
-        "DesiredStatus": desired, "ClientStatus": status, "ClientDescription": "",
+        "ID": uid("c0", n),
+        "Namespace": namespace,
+        "JobID": f"mlctl-{name}",
+        "TaskGroup": "model",
+        "NodeID": NODES[node],
+        "NodeName": node,
+        "JobVersion": version,
+        "DesiredStatus": desired,
+        "ClientStatus": status,
+        "ClientDescription": "",
         "DeploymentID": deployment or uid("d0", n),
         "DeploymentStatus": {"Healthy": healthy, "Canary": canary},
-        "TaskStates": {"server": {"State": status, "Restarts": restarts,
-                                  "Events": events or STARTED}},
-        "AllocatedResources": {"Tasks": {"server": {
-            "Cpu": {"CpuShares": 1000}, "Memory": {"MemoryMB": 4096}, "Devices": devices}}},
-        "CreateIndex": 20 + n, "ModifyIndex": 40 + n,
-        "CreateTime": ns(created), "ModifyTime": ns(created),
+        "TaskStates": {
+            "server": {"State": status, "Restarts": restarts, "Events": events or STARTED}
+        },
+        "AllocatedResources": {
+            "Tasks": {
+                "server": {
+                    "Cpu": {"CpuShares": 1000},
+                    "Memory": {"MemoryMB": 4096},
+                    "Devices": devices,
+                }
+            }
+        },
+        "CreateIndex": 20 + n,
+        "ModifyIndex": 40 + n,
+        "CreateTime": ns(created),
+        "ModifyTime": ns(created),
     }
 
 
-def deployment(n: int, name: str, namespace: str, version: int, status: str, *,
-               desired: int, placed: int, healthy: int, canaries: int = 0,
-               placed_canaries: int = 0, promoted: bool = False,
-               description: str = "") -> dict[str, Any]:
+def deployment(
+    n: int,
+    name: str,
+    namespace: str,
+    version: int,
+    status: str,
+    *,
+    desired: int,
+    placed: int,
+    healthy: int,
+    canaries: int = 0,
+    placed_canaries: int = 0,
+    promoted: bool = False,
+    description: str = "",
+) -> dict[str, Any]:
     return {
-        "ID": uid("d0", n), "Namespace": namespace, "JobID": f"mlctl-{name}",
-        "JobVersion": version, "Status": status,
-        "StatusDescription": description or {"successful": "Deployment completed successfully",
-                                             "running": "Deployment is running"}.get(status, ""),
-        "TaskGroups": {"model": {
-            "DesiredTotal": desired, "PlacedAllocs": placed, "HealthyAllocs": healthy,
-            "UnhealthyAllocs": 0, "DesiredCanaries": canaries,
-            "PlacedCanaries": [uid("c0", 90 + i) for i in range(placed_canaries)],
-            "Promoted": promoted, "AutoRevert": True}},
-        "CreateIndex": 30 + n, "ModifyIndex": 60 + n, "ModifyTime": ns(NOW - timedelta(hours=1)),
+        "ID": uid("d0", n),
+        "Namespace": namespace,
+        "JobID": f"mlctl-{name}",
+        "JobVersion": version,
+        "Status": status,
+        "StatusDescription": description
+        or {
+            "successful": "Deployment completed successfully",
+            "running": "Deployment is running",
+        }.get(status, ""),
+        "TaskGroups": {
+            "model": {
+                "DesiredTotal": desired,
+                "PlacedAllocs": placed,
+                "HealthyAllocs": healthy,
+                "UnhealthyAllocs": 0,
+                "DesiredCanaries": canaries,
+                "PlacedCanaries": [uid("c0", 90 + i) for i in range(placed_canaries)],
+                "Promoted": promoted,
+                "AutoRevert": True,
+            }
+        },
+        "CreateIndex": 30 + n,
+        "ModifyIndex": 60 + n,
+        "ModifyTime": ns(NOW - timedelta(hours=1)),
     }
 
 
-def node(name: str, *, eligibility: str = "eligible", drain: bool = False,
-         status: str = "ready") -> dict[str, Any]:
+def node(
+    name: str, *, eligibility: str = "eligible", drain: bool = False, status: str = "ready"
+) -> dict[str, Any]:
     gpus = GPU.get(name, [])
-    devices = [{
-        "Vendor": "nvidia", "Type": "gpu", "Name": "Tesla T4",
-        "Attributes": {"memory": {"Int": 15360, "Unit": "MiB"}},
-        "Instances": [{"ID": g, "Healthy": not g.endswith("0004")} for g in gpus],
-    }] if gpus else None
+    devices = (
+        [
+            {
+                "Vendor": "nvidia",
+                "Type": "gpu",
+                "Name": "Tesla T4",
+                "Attributes": {"memory": {"Int": 15360, "Unit": "MiB"}},
+                "Instances": [{"ID": g, "Healthy": not g.endswith("0004")} for g in gpus],
+            }
+        ]
+        if gpus
+        else None
+    )
     return {
-        "ID": NODES[name], "Name": name, "Datacenter": "dc1", "Status": status,
-        "SchedulingEligibility": eligibility, "Drain": drain, "NodePool": "default",
+        "ID": NODES[name],
+        "Name": name,
+        "Datacenter": "dc1",
+        "Status": status,
+        "SchedulingEligibility": eligibility,
+        "Drain": drain,
+        "NodePool": "default",
         "NodeClass": "gpu" if gpus else "cpu",
-        "NodeResources": {"Cpu": {"CpuShares": 16000}, "Memory": {"MemoryMB": 65536},
-                          "Devices": devices},
+        "NodeResources": {
+            "Cpu": {"CpuShares": 16000},
+            "Memory": {"MemoryMB": 65536},
+            "Devices": devices,
+        },
         "ModifyIndex": 5,
     }
 
 
 CRASHES = [
     event("Started", NOW - timedelta(minutes=9), "Task started by client"),
-    *[event("Terminated", NOW - timedelta(minutes=8 - i), "Exit Code: 1, Exit Message: "
-            "\"ModuleNotFoundError: No module named 'transformers'\"", exit_code=1)
-      for i in range(3)],
+    *[
+        event(
+            "Terminated",
+            NOW - timedelta(minutes=8 - i),
+            "Exit Code: 1, Exit Message: \"ModuleNotFoundError: No module named 'transformers'\"",
+            exit_code=1,
+        )
+        for i in range(3)
+    ],
     event("Restarting", NOW - timedelta(minutes=5), "Task restarting in 15s"),
 ]
 
 BLOCKED_EVAL = {
-    "ID": uid("e0", 1), "Namespace": "default", "JobID": "mlctl-llama", "Status": "blocked",
-    "FailedTGAllocs": {"model": {
-        "NodesEvaluated": 3, "NodesFiltered": 1, "NodesExhausted": 2,
-        "DimensionExhausted": {"devices: no devices match request": 2},
-        "ConstraintFiltered": {"missing devices": 1},
-    }},
-    "QueuedAllocations": {"model": 1}, "ModifyIndex": 70, "CreateTime": ns(NOW),
+    "ID": uid("e0", 1),
+    "Namespace": "default",
+    "JobID": "mlctl-llama",
+    "Status": "blocked",
+    "FailedTGAllocs": {
+        "model": {
+            "NodesEvaluated": 3,
+            "NodesFiltered": 1,
+            "NodesExhausted": 2,
+            "DimensionExhausted": {"devices: no devices match request": 2},
+            "ConstraintFiltered": {"missing devices": 1},
+        }
+    },
+    "QueuedAllocations": {"model": 1},
+    "ModifyIndex": 70,
+    "CreateTime": ns(NOW),
 }
 
 
@@ -163,22 +283,77 @@ def build_store() -> Store:
             job("churn", "team-a", 2, 2, "1.0.4"),
         ],
         "allocs": [
-            alloc(1, "iris", "default", "gpu-1", version=3, gpus=GPU["gpu-1"][:1], deployment=uid("d0", 1)),
-            alloc(2, "iris", "default", "gpu-2", version=3, gpus=GPU["gpu-2"][:1], deployment=uid("d0", 1)),
+            alloc(
+                1,
+                "iris",
+                "default",
+                "gpu-1",
+                version=3,
+                gpus=GPU["gpu-1"][:1],
+                deployment=uid("d0", 1),
+            ),
+            alloc(
+                2,
+                "iris",
+                "default",
+                "gpu-2",
+                version=3,
+                gpus=GPU["gpu-2"][:1],
+                deployment=uid("d0", 1),
+            ),
             alloc(3, "bert", "team-a", "cpu-1", version=4, deployment=uid("d0", 3)),
             alloc(4, "bert", "team-a", "cpu-1", version=4, deployment=uid("d0", 3)),
             alloc(5, "bert", "team-a", "cpu-1", version=4, deployment=uid("d0", 3)),
-            alloc(6, "bert", "team-a", "gpu-1", version=5, canary=True, age_hours=0.2,
-                  deployment=uid("d0", 4)),
-            alloc(7, "churn", "team-a", "cpu-1", version=2, healthy=False, restarts=3,
-                  events=CRASHES, age_hours=0.2, deployment=uid("d0", 5)),
-            alloc(8, "churn", "team-a", "gpu-2", version=2, status="failed", healthy=False,
-                  restarts=10, events=CRASHES, age_hours=0.5, deployment=uid("d0", 5)),
+            alloc(
+                6,
+                "bert",
+                "team-a",
+                "gpu-1",
+                version=5,
+                canary=True,
+                age_hours=0.2,
+                deployment=uid("d0", 4),
+            ),
+            alloc(
+                7,
+                "churn",
+                "team-a",
+                "cpu-1",
+                version=2,
+                healthy=False,
+                restarts=3,
+                events=CRASHES,
+                age_hours=0.2,
+                deployment=uid("d0", 5),
+            ),
+            alloc(
+                8,
+                "churn",
+                "team-a",
+                "gpu-2",
+                version=2,
+                status="failed",
+                healthy=False,
+                restarts=10,
+                events=CRASHES,
+                age_hours=0.5,
+                deployment=uid("d0", 5),
+            ),
         ],
         "deployments": [
             deployment(1, "iris", "default", 3, "successful", desired=2, placed=2, healthy=2),
-            deployment(4, "bert", "team-a", 5, "running", desired=3, placed=1, healthy=1,
-                       canaries=1, placed_canaries=1),
+            deployment(
+                4,
+                "bert",
+                "team-a",
+                5,
+                "running",
+                desired=3,
+                placed=1,
+                healthy=1,
+                canaries=1,
+                placed_canaries=1,
+            ),
             deployment(5, "churn", "team-a", 2, "running", desired=2, placed=2, healthy=0),
         ],
         "evals": [BLOCKED_EVAL],
@@ -186,57 +361,137 @@ def build_store() -> Store:
     }
     for kind in KINDS:
         store.resync(kind, listing[kind], 80)
-    store.set_endpoints(("default", "mlctl-iris"), [
-        EndpointView("iris", uid("c0", 1), "10.0.1.21", 24817),
-        EndpointView("iris", uid("c0", 2), "10.0.1.22", 31203),
-    ])
-    store.set_probe(("default", "mlctl-iris"), ProbeMetrics(
-        NOW, 2, 2, 2, req_rate=42.5, error_rate=0.002, p50_ms=8.1, p99_ms=35.0, in_flight=1))
-    store.set_probe(("team-a", "mlctl-bert"), ProbeMetrics(
-        NOW, 4, 4, 4, req_rate=310.0, error_rate=0.0, p50_ms=21.0, p99_ms=88.0))
-    store.set_alerts([
-        alert("ModelCrashLooping", "critical", "churn", "team-a",
-              "churn is crash-looping on cpu-1", NOW - timedelta(minutes=6)),
-        alert("ModelPlacementBlocked", "warning", "llama", "default",
-              "Nomad cannot place llama", NOW - timedelta(minutes=2)),
-        alert("ModelUnderReplicated", "warning", "iris", "default",
-              "iris has 1 of 2 healthy allocations", NOW - timedelta(hours=3),
-              ends=NOW - timedelta(hours=2)),
-    ])
+    store.set_endpoints(
+        ("default", "mlctl-iris"),
+        [
+            EndpointView("iris", uid("c0", 1), "10.0.1.21", 24817),
+            EndpointView("iris", uid("c0", 2), "10.0.1.22", 31203),
+        ],
+    )
+    store.set_probe(
+        ("default", "mlctl-iris"),
+        ProbeMetrics(
+            NOW, 2, 2, 2, req_rate=42.5, error_rate=0.002, p50_ms=8.1, p99_ms=35.0, in_flight=1
+        ),
+    )
+    store.set_probe(
+        ("team-a", "mlctl-bert"),
+        ProbeMetrics(NOW, 4, 4, 4, req_rate=310.0, error_rate=0.0, p50_ms=21.0, p99_ms=88.0),
+    )
+    store.set_alerts(
+        [
+            alert(
+                "ModelCrashLooping",
+                "critical",
+                "churn",
+                "team-a",
+                "churn is crash-looping on cpu-1",
+                NOW - timedelta(minutes=6),
+            ),
+            alert(
+                "ModelPlacementBlocked",
+                "warning",
+                "llama",
+                "default",
+                "Nomad cannot place llama",
+                NOW - timedelta(minutes=2),
+            ),
+            alert(
+                "ModelUnderReplicated",
+                "warning",
+                "iris",
+                "default",
+                "iris has 1 of 2 healthy allocations",
+                NOW - timedelta(hours=3),
+                ends=NOW - timedelta(hours=2),
+            ),
+        ]
+    )
     store.set_connection(True, "stream")
     return store
 
 
-def alert(name: str, severity: str, model: str, namespace: str, summary: str,
-          starts: datetime, ends: datetime | None = None) -> Alert:
-    labels = {"alertname": name, "severity": severity, "model": model,
-              "namespace": namespace, "job": f"mlctl-{model}"}
-    return Alert(labels, {"summary": summary, "description": summary}, starts, ends,
-                 fingerprint(labels))
+def alert(
+    name: str,
+    severity: str,
+    model: str,
+    namespace: str,
+    summary: str,
+    starts: datetime,
+    ends: datetime | None = None,
+) -> Alert:
+    labels = {
+        "alertname": name,
+        "severity": severity,
+        "model": model,
+        "namespace": namespace,
+        "job": f"mlctl-{model}",
+    }
+    return Alert(
+        labels, {"summary": summary, "description": summary}, starts, ends, fingerprint(labels)
+    )
 
 
 SCHEDULES = {
-    ("default", "iris"): StoredSchedule.model_validate({
-        "windows": [{"window": "Mon-Fri 08:00-20:00 Europe/Berlin"},
-                    {"window": "Sat 10:00-14:00 Europe/Berlin", "replicas": 1}],
-        "replicas": 2, "updated_by": "alice", "updated_at": "2025-03-01T09:12:00Z"}),
-    ("team-a", "bert"): StoredSchedule.model_validate({
-        "windows": [{"start": "0 5 * * 1-5", "stop": "30 22 * * 1-5", "tz": "America/New_York"},
-                    {"from": "2025-03-08T00:00:00+00:00", "until": "2025-03-09T06:00:00+00:00",
-                     "down": True}],
-        "replicas": 3, "updated_by": "bob", "updated_at": "2025-02-27T16:40:00Z"}),
+    ("default", "iris"): StoredSchedule.model_validate(
+        {
+            "windows": [
+                {"window": "Mon-Fri 08:00-20:00 Europe/Berlin"},
+                {"window": "Sat 10:00-14:00 Europe/Berlin", "replicas": 1},
+            ],
+            "replicas": 2,
+            "updated_by": "alice",
+            "updated_at": "2025-03-01T09:12:00Z",
+        }
+    ),
+    ("team-a", "bert"): StoredSchedule.model_validate(
+        {
+            "windows": [
+                {"start": "0 5 * * 1-5", "stop": "30 22 * * 1-5", "tz": "America/New_York"},
+                {
+                    "from": "2025-03-08T00:00:00+00:00",
+                    "until": "2025-03-09T06:00:00+00:00",
+                    "down": True,
+                },
+            ],
+            "replicas": 3,
+            "updated_by": "bob",
+            "updated_at": "2025-02-27T16:40:00Z",
+        }
+    ),
 }
 
 HISTORY = [
-    {"version": 3, "current": True, "submitted": "2025-03-03 14:02:11Z", "model_version": "1.2.0",
-     "bundle_sha256": "9f2c1e7a4b3d5c6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f",
-     "deployed_by": "alice", "stable": True, "replicas": 2},
-    {"version": 2, "current": False, "submitted": "2025-02-28 09:45:03Z", "model_version": "1.1.0",
-     "bundle_sha256": "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091",
-     "deployed_by": "alice", "stable": True, "replicas": 2},
-    {"version": 1, "current": False, "submitted": "2025-02-20 17:30:55Z", "model_version": "1.0.0",
-     "bundle_sha256": "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc",
-     "deployed_by": "bob", "stable": False, "replicas": 1},
+    {
+        "version": 3,
+        "current": True,
+        "submitted": "2025-03-03 14:02:11Z",
+        "model_version": "1.2.0",
+        "bundle_sha256": "9f2c1e7a4b3d5c6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f",
+        "deployed_by": "alice",
+        "stable": True,
+        "replicas": 2,
+    },
+    {
+        "version": 2,
+        "current": False,
+        "submitted": "2025-02-28 09:45:03Z",
+        "model_version": "1.1.0",
+        "bundle_sha256": "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091",
+        "deployed_by": "alice",
+        "stable": True,
+        "replicas": 2,
+    },
+    {
+        "version": 1,
+        "current": False,
+        "submitted": "2025-02-20 17:30:55Z",
+        "model_version": "1.0.0",
+        "bundle_sha256": "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc",
+        "deployed_by": "bob",
+        "stable": False,
+        "replicas": 1,
+    },
 ]
 
 LOG_LINES = [
@@ -253,8 +508,9 @@ class DemoFollow:
     Followers deliver in the order they were created (each waits for the one before), so
     a merged view of several allocations is the same picture every time."""
 
-    def __init__(self, target: LogTarget, sink: Sink, ended: Ended,
-                 after: threading.Event | None) -> None:
+    def __init__(
+        self, target: LogTarget, sink: Sink, ended: Ended, after: threading.Event | None
+    ) -> None:
         self.target, self._sink, self._ended = target, sink, ended
         self._stop = threading.Event()
         self._after = after
@@ -264,8 +520,7 @@ class DemoFollow:
         if self._after is not None:
             self._after.wait(10)
         if self.target.stream == "stdout":
-            self._sink(self.target.source, "stdout",
-                       ("\n".join(LOG_LINES) + "\n").encode())
+            self._sink(self.target.source, "stdout", ("\n".join(LOG_LINES) + "\n").encode())
         self.delivered.set()
         self._stop.wait()
         self._ended(self.target.source, self.target.stream, "")
@@ -297,8 +552,15 @@ class DemoBackend:
 
     def notes(self) -> dict[str, AlertNote]:
         crash = alert("ModelCrashLooping", "critical", "churn", "team-a", "", NOW)
-        return {crash.fingerprint: AlertNote(crash.fingerprint, "team-a", crash.labels,
-                                             acked_by="bob", acked_at=NOW - timedelta(minutes=4))}
+        return {
+            crash.fingerprint: AlertNote(
+                crash.fingerprint,
+                "team-a",
+                crash.labels,
+                acked_by="bob",
+                acked_at=NOW - timedelta(minutes=4),
+            )
+        }
 
     def history(self, namespace: str, model: str) -> list[dict[str, Any]]:
         return [dict(v) for v in HISTORY]
@@ -308,9 +570,24 @@ class DemoBackend:
             self.calls.append((name, args))
             return f"{name}: done"
 
-        if name in {"scale", "start_target", "start", "stop", "restart_model", "restart_allocs",
-                    "stop_alloc", "promote", "rollback", "drain", "set_eligibility",
-                    "save_window", "remove_window", "set_paused", "save_note", "delete_note"}:
+        if name in {
+            "scale",
+            "start_target",
+            "start",
+            "stop",
+            "restart_model",
+            "restart_allocs",
+            "stop_alloc",
+            "promote",
+            "rollback",
+            "drain",
+            "set_eligibility",
+            "save_window",
+            "remove_window",
+            "set_paused",
+            "save_note",
+            "delete_note",
+        }:
             if name == "start_target":
                 return lambda *args: (2, "the bundle's replicas")
             return record
@@ -330,9 +607,15 @@ def demo_app(readonly: bool = False) -> Any:
     settings = Settings(nomad_addr=ADDRESS)
     clock = ManualClock(NOW)
     hour = 3600.0
-    return make_app(settings, build_store(), backend=DemoBackend(), readonly=readonly,
-                    clock=clock, audit=AuditTrail(None, clock),
-                    intervals=Intervals(clock=hour, schedules=hour, notes=hour))
+    return make_app(
+        settings,
+        build_store(),
+        backend=DemoBackend(),
+        readonly=readonly,
+        clock=clock,
+        audit=AuditTrail(None, clock),
+        intervals=Intervals(clock=hour, schedules=hour, notes=hour),
+    )
 
 
 async def settled(pilot: Any) -> None:
@@ -340,7 +623,14 @@ async def settled(pilot: Any) -> None:
     from tests.tui.support import wait_for
 
     app = pilot.app
-    await wait_for(pilot, lambda: bool(app.view.actor and app.view.schedules and app.view.notes
-                                        and app.view.abilities.source != "checking…"),
-                   "the demo's background reads")
+    await wait_for(
+        pilot,
+        lambda: bool(
+            app.view.actor
+            and app.view.schedules
+            and app.view.notes
+            and app.view.abilities.source != "checking…"
+        ),
+        "the demo's background reads",
+    )
     await pilot.pause()

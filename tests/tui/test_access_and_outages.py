@@ -56,8 +56,11 @@ async def test_readonly_hides_and_refuses_every_action(cluster, tmp_path):
         await tui.pilot.press("1")
         # The action layer refuses even what a bug might still send it, and records that.
         model = next(iter(tui.app.view.models()))
-        prepared = Prepared(plans.scale(model, 0), {"model": "iris"},
-                            lambda: tui.app.backend.scale("default", "iris", 0))
+        prepared = Prepared(
+            plans.scale(model, 0),
+            {"model": "iris"},
+            lambda: tui.app.backend.scale("default", "iris", 0),
+        )
         try:
             tui.app.actions.execute(prepared)
         except ReadOnly as refusal:
@@ -66,8 +69,12 @@ async def test_readonly_hides_and_refuses_every_action(cluster, tmp_path):
             raise AssertionError("a read-only TUI ran an action")
         record = json.loads(tui.event_log.read_text().splitlines()[-1])
         assert record["result"] == "refused" and record["action"] == "scale"
-        assert requests.get(f"{cluster.address}/v1/job/mlctl-iris",
-                            timeout=10).json()["TaskGroups"][0]["Count"] == 2
+        assert (
+            requests.get(f"{cluster.address}/v1/job/mlctl-iris", timeout=10).json()["TaskGroups"][
+                0
+            ]["Count"]
+            == 2
+        )
         await tui.pilot.press("question_mark")
         await wait_for_text(tui.pilot, "Read-only mode: actions are hidden and refused.")
 
@@ -136,8 +143,11 @@ async def test_the_ui_survives_nomad_going_away_and_coming_back(cluster, tmp_pat
             await tui.pilot.press("2")  # the UI keeps working while Nomad is away
             await wait_for_text(tui.pilot, "ELIGIBILITY")
             await tui.pilot.press("1")
-            requests.post(f"{cluster.address}/v1/job/mlctl-iris/scale", json={
-                "Count": 2, "Target": {"Group": "model"}}, timeout=10).raise_for_status()
+            requests.post(
+                f"{cluster.address}/v1/job/mlctl-iris/scale",
+                json={"Count": 2, "Target": {"Group": "model"}},
+                timeout=10,
+            ).raise_for_status()
             proxy.up()
             await wait_for_text(tui.pilot, "(stream)")
             screen = await wait_for_text(tui.pilot, "2/2/2")

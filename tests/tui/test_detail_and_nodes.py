@@ -14,8 +14,11 @@ def get(cluster, *path, **params):
 
 
 def live_allocs(cluster, name="iris"):
-    return [a for a in get(cluster, "job", f"mlctl-{name}", "allocations")
-            if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")]
+    return [
+        a
+        for a in get(cluster, "job", f"mlctl-{name}", "allocations")
+        if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
+    ]
 
 
 async def test_detail_shows_allocations_events_and_versions_then_rolls_back(cluster, tmp_path):
@@ -36,12 +39,16 @@ async def test_detail_shows_allocations_events_and_versions_then_rolls_back(clus
         await tui.pilot.press("b")
         await wait_for_text(tui.pilot, "Roll back iris to which version?")
         await tui.pilot.press("enter")  # the only other version, v0 (stable)
-        await wait_for_flat(tui.pilot, "roll iris in default back from version 1 (2.0.0) to "
-                                       "version 0 (1.0.0)".capitalize())
+        await wait_for_flat(
+            tui.pilot,
+            "roll iris in default back from version 1 (2.0.0) to version 0 (1.0.0)".capitalize(),
+        )
         await tui.pilot.press("y")
-        await wait_for(tui.pilot,
-                       lambda: get(cluster, "job", "mlctl-iris")["Meta"]["mlctl.version"]
-                       == "1.0.0", "Nomad to run version 0's job again")
+        await wait_for(
+            tui.pilot,
+            lambda: get(cluster, "job", "mlctl-iris")["Meta"]["mlctl.version"] == "1.0.0",
+            "Nomad to run version 0's job again",
+        )
         await wait_for_text(tui.pilot, "job mlctl-iris v2 · 1.0.0")
         versions = await wait_for_text(tui.pilot, "   2 1.0.0")  # the versions tab follows
         assert "◀ current" in versions.split("   2 1.0.0", 1)[1].splitlines()[0]
@@ -76,14 +83,19 @@ async def test_restart_chosen_allocations_from_the_detail(cluster, tmp_path):
         chosen = tui.app.screen.allocs_chosen()
         assert len(chosen) == 1
         await tui.pilot.press("r")
-        await wait_for_flat(tui.pilot, f"Restart 1 allocation of iris in default in place "
-                                       f"({chosen[0].id[:8]})")
+        await wait_for_flat(
+            tui.pilot, f"Restart 1 allocation of iris in default in place ({chosen[0].id[:8]})"
+        )
         await tui.pilot.press("y")
 
         def restarts():
-            return {a["ID"]: sum(s["Restarts"] for s in get(
-                cluster, "allocation", a["ID"])["TaskStates"].values())
-                for a in live_allocs(cluster)}
+            return {
+                a["ID"]: sum(
+                    s["Restarts"]
+                    for s in get(cluster, "allocation", a["ID"])["TaskStates"].values()
+                )
+                for a in live_allocs(cluster)
+            }
 
         await wait_for(tui.pilot, lambda: restarts().get(chosen[0].id) == 1, "the restart")
         assert sorted(restarts().values()) == [0, 1]
@@ -101,19 +113,34 @@ async def test_drain_a_node_moves_its_allocations_and_eligibility_comes_back(clu
         screen.table.move_to(alloc["NodeID"])
         await wait_for_text(tui.pilot, f"GPUs of {node}")
         await tui.pilot.press("d")
-        await wait_for_flat(tui.pilot, f"Drain node {node}: it becomes ineligible and Nomad "
-                                       "moves its 1 allocation (iris in default) to other nodes")
+        await wait_for_flat(
+            tui.pilot,
+            f"Drain node {node}: it becomes ineligible and Nomad "
+            "moves its 1 allocation (iris in default) to other nodes",
+        )
         await tui.pilot.press("y")
-        await wait_for(tui.pilot, lambda: get(cluster, "node", alloc["NodeID"])[
-            "SchedulingEligibility"] == "ineligible", "the node to be ineligible")
-        await wait_for(tui.pilot, lambda: live_allocs(cluster) and all(
-            a["NodeID"] != alloc["NodeID"] for a in live_allocs(cluster)), "the move")
+        await wait_for(
+            tui.pilot,
+            lambda: get(cluster, "node", alloc["NodeID"])["SchedulingEligibility"] == "ineligible",
+            "the node to be ineligible",
+        )
+        await wait_for(
+            tui.pilot,
+            lambda: (
+                live_allocs(cluster)
+                and all(a["NodeID"] != alloc["NodeID"] for a in live_allocs(cluster))
+            ),
+            "the move",
+        )
         await wait_for_text(tui.pilot, "ineligible")
         await tui.pilot.press("i")
         await wait_for_flat(tui.pilot, f"Mark node {node} eligible")
         await tui.pilot.press("enter")
-        await wait_for(tui.pilot, lambda: get(cluster, "node", alloc["NodeID"])[
-            "SchedulingEligibility"] == "eligible", "the node to be eligible again")
+        await wait_for(
+            tui.pilot,
+            lambda: get(cluster, "node", alloc["NodeID"])["SchedulingEligibility"] == "eligible",
+            "the node to be eligible again",
+        )
 
 
 async def test_nodes_show_each_gpu_and_which_allocation_holds_it(nomad_sim_factory, tmp_path):
@@ -123,8 +150,9 @@ async def test_nodes_show_each_gpu_and_which_allocation_holds_it(nomad_sim_facto
     register(cluster, "iris", count=1)
     job = get(cluster, "job", "mlctl-iris")
     job["TaskGroups"][0]["Tasks"][0]["Resources"]["Devices"] = [{"Name": "nvidia/gpu", "Count": 1}]
-    requests.post(f"{cluster.address}/v1/job/mlctl-iris", json={"Job": job},
-                  timeout=10).raise_for_status()
+    requests.post(
+        f"{cluster.address}/v1/job/mlctl-iris", json={"Job": job}, timeout=10
+    ).raise_for_status()
     async with running_tui(cluster.address, tmp_path) as tui:
         await wait_for_text(tui.pilot, "1/1/1")
         assert "   1 " in tui.text().split("DES/RUN/OK")[1]  # GPUS in use: 1

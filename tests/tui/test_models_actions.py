@@ -13,13 +13,17 @@ from tests.tui.support import running_tui, wait_for, wait_for_flat, wait_for_tex
 
 
 def job(cluster, name="iris", namespace="default"):
-    return requests.get(f"{cluster.address}/v1/job/mlctl-{name}",
-                        params={"namespace": namespace}, timeout=10).json()
+    return requests.get(
+        f"{cluster.address}/v1/job/mlctl-{name}", params={"namespace": namespace}, timeout=10
+    ).json()
 
 
 def allocs(cluster, name="iris", namespace="default"):
-    return requests.get(f"{cluster.address}/v1/job/mlctl-{name}/allocations",
-                        params={"namespace": namespace}, timeout=10).json()
+    return requests.get(
+        f"{cluster.address}/v1/job/mlctl-{name}/allocations",
+        params={"namespace": namespace},
+        timeout=10,
+    ).json()
 
 
 def audit_records(path):
@@ -38,8 +42,11 @@ async def test_models_are_listed_filtered_and_switched_by_namespace(cluster, tmp
         await wait_for(tui.pilot, lambda: "bert" not in tui.text(), "bert filtered out")
         assert "1 of 2 models" in tui.text()
         await tui.pilot.press("home", "exclamation_mark")
-        await wait_for(tui.pilot, lambda: "iris" not in tui.text().split("NAME")[1],
-                       "the inverted filter hides iris")
+        await wait_for(
+            tui.pilot,
+            lambda: "iris" not in tui.text().split("NAME")[1],
+            "the inverted filter hides iris",
+        )
         await tui.pilot.press("escape")  # clears the filter
         await wait_for_text(tui.pilot, "2 models")
         await tui.pilot.press("n")
@@ -57,15 +64,24 @@ async def test_scale_confirms_exactly_and_changes_the_job(cluster, tmp_path):
         await tui.pilot.press("c")
         await wait_for_text(tui.pilot, "Replicas for iris in default (now 2)")
         await tui.pilot.press("ctrl+a", "ctrl+k", "3", "enter")
-        await wait_for_flat(tui.pilot, "Scale iris in default from 2 to 3: 1 allocation will start.")
+        await wait_for_flat(
+            tui.pilot, "Scale iris in default from 2 to 3: 1 allocation will start."
+        )
         await tui.pilot.press("enter")  # not destructive: Enter confirms
-        await wait_for(tui.pilot, lambda: job(cluster)["TaskGroups"][0]["Count"] == 3,
-                       "Nomad's count to become 3")
+        await wait_for(
+            tui.pilot,
+            lambda: job(cluster)["TaskGroups"][0]["Count"] == 3,
+            "Nomad's count to become 3",
+        )
         await wait_for_text(tui.pilot, "3/3/3")
         (record,) = audit_records(tui.event_log)
         assert record["action"] == "scale" and record["result"] == "ok"
-        assert record["target"] == {"namespace": "default", "model": "iris", "job": "mlctl-iris",
-                                    "count": "3"}
+        assert record["target"] == {
+            "namespace": "default",
+            "model": "iris",
+            "job": "mlctl-iris",
+            "count": "3",
+        }
         assert record["actor"] and record["time"]
 
 
@@ -82,8 +98,11 @@ async def test_scale_down_is_destructive_and_enter_alone_does_not_confirm(cluste
         await tui.pilot.press("c", "ctrl+a", "ctrl+k", "0", "enter")
         await wait_for_text(tui.pilot, "from 3 to 0")
         await tui.pilot.press("y")
-        await wait_for(tui.pilot, lambda: job(cluster)["TaskGroups"][0]["Count"] == 0,
-                       "Nomad's count to become 0")
+        await wait_for(
+            tui.pilot,
+            lambda: job(cluster)["TaskGroups"][0]["Count"] == 0,
+            "Nomad's count to become 0",
+        )
         await wait_for_text(tui.pilot, "scaled to 0")
 
 
@@ -119,11 +138,15 @@ async def test_restart_of_several_selected_models(cluster, tmp_path):
         def restarted(name):
             return all(
                 sum(s["Restarts"] for s in a["TaskStates"].values()) == 1
-                for a in allocs(cluster, name) if a["ClientStatus"] == "running"
+                for a in allocs(cluster, name)
+                if a["ClientStatus"] == "running"
             ) and bool(allocs(cluster, name))
 
-        await wait_for(tui.pilot, lambda: restarted("bert") and restarted("iris"),
-                       "both models' allocations restarted")
+        await wait_for(
+            tui.pilot,
+            lambda: restarted("bert") and restarted("iris"),
+            "both models' allocations restarted",
+        )
 
 
 async def test_promote_canaries(cluster, tmp_path):
@@ -137,8 +160,9 @@ async def test_promote_canaries(cluster, tmp_path):
         await tui.pilot.press("enter")
 
         def promoted():
-            deployment = requests.get(f"{cluster.address}/v1/job/mlctl-iris/deployment",
-                                      timeout=10).json()
+            deployment = requests.get(
+                f"{cluster.address}/v1/job/mlctl-iris/deployment", timeout=10
+            ).json()
             return deployment["TaskGroups"]["model"]["Promoted"]
 
         await wait_for(tui.pilot, promoted, "Nomad to record the promotion")

@@ -13,8 +13,9 @@ from tests.tui.support import running_tui, wait_for, wait_for_flat, wait_for_tex
 
 
 def variable(cluster, path, namespace="default"):
-    answer = requests.get(f"{cluster.address}/v1/var/{path}", params={"namespace": namespace},
-                          timeout=10)
+    answer = requests.get(
+        f"{cluster.address}/v1/var/{path}", params={"namespace": namespace}, timeout=10
+    )
     return None if answer.status_code == 404 else answer.json()
 
 
@@ -49,8 +50,11 @@ async def test_add_edit_pause_and_remove_a_window(cluster, tmp_path):
         await type_into(tui.pilot, "#f-days", "Mon-Fry")
         await wait_for_flat(tui.pilot, "unknown day 'Fry'")
         await type_into(tui.pilot, "#f-days", "Mon-Fri")
-        await wait_for(tui.pilot, lambda: not tui.app.screen.query_one("#save").disabled,
-                       "the preview to validate the window")
+        await wait_for(
+            tui.pilot,
+            lambda: not tui.app.screen.query_one("#save").disabled,
+            "the preview to validate the window",
+        )
         preview = tui.app.screen.preview_text.splitlines()
         assert len(preview) == 5 and all("replicas" in line for line in preview)
         await tui.pilot.press("ctrl+s")
@@ -65,15 +69,23 @@ async def test_add_edit_pause_and_remove_a_window(cluster, tmp_path):
         await wait_for_text(tui.pilot, "Edit a window of the schedule of iris")
         await type_into(tui.pilot, "#f-time", "22:00-02:00")
         await type_into(tui.pilot, "#f-replicas", "3")
-        await wait_for(tui.pilot, lambda: not tui.app.screen.query_one("#save").disabled,
-                       "the preview")
+        await wait_for(
+            tui.pilot, lambda: not tui.app.screen.query_one("#save").disabled, "the preview"
+        )
         await tui.pilot.press("ctrl+s")
-        await wait_for(tui.pilot, lambda: stored_schedule(cluster)["windows"] == [
-            {"window": "Mon-Fri 22:00-02:00 Europe/Berlin", "replicas": 3}], "the edit")
+        await wait_for(
+            tui.pilot,
+            lambda: (
+                stored_schedule(cluster)["windows"]
+                == [{"window": "Mon-Fri 22:00-02:00 Europe/Berlin", "replicas": 3}]
+            ),
+            "the edit",
+        )
 
         await tui.pilot.press("p")
-        await wait_for_flat(tui.pilot, "Pause the schedule of iris in default: the monitor stops "
-                                       "scaling it")
+        await wait_for_flat(
+            tui.pilot, "Pause the schedule of iris in default: the monitor stops scaling it"
+        )
         await tui.pilot.press("enter")
         await wait_for(tui.pilot, lambda: stored_schedule(cluster)["paused"], "the pause")
         await wait_for_text(tui.pilot, "(paused)")
@@ -111,7 +123,9 @@ async def test_a_crash_loop_raises_an_alert_that_is_acknowledged_and_silenced(cl
 
         await wait_for(tui.pilot, silenced, "the silence")
         shown = re.compile(r"silenced 1h5\dm · acked")
-        await wait_for(tui.pilot, lambda: shown.search(tui.text()), "the note in the table\n" + tui.text())
+        await wait_for(
+            tui.pilot, lambda: shown.search(tui.text()), "the note in the table\n" + tui.text()
+        )
         await tui.pilot.press("v")  # severity: critical only
         await wait_for_text(tui.pilot, "severity: critical")
 
@@ -147,7 +161,11 @@ async def test_logs_of_one_allocation_and_of_all_merged(cluster, tmp_path):
         await tui.pilot.press("enter")
         await wait_for(tui.pilot, target.exists, "the saved file")
         assert target.read_text().splitlines()[-4:] == [
-            "loading model", "ready on :8080", "request 1 served", "while paused"]
+            "loading model",
+            "ready on :8080",
+            "request 1 served",
+            "while paused",
+        ]
         assert oct(target.stat().st_mode & 0o777) == "0o600"
 
         await tui.pilot.press("escape")  # back to the detail: every allocation merged
@@ -167,13 +185,24 @@ def test_stopping_a_follow_ends_a_read_blocked_on_a_quiet_log(cluster):
     from tests.integration.monitor_support import wait_for as wait
 
     register(cluster, "iris")
-    alloc = wait(lambda: [a for a in requests.get(
-        f"{cluster.address}/v1/job/mlctl-iris/allocations", timeout=10).json()
-        if a["ClientStatus"] == "running"], "a running allocation")[0]
+    alloc = wait(
+        lambda: [
+            a
+            for a in requests.get(
+                f"{cluster.address}/v1/job/mlctl-iris/allocations", timeout=10
+            ).json()
+            if a["ClientStatus"] == "running"
+        ],
+        "a running allocation",
+    )[0]
     client = nomad_client_with_token(load_settings({"nomad_addr": cluster.address}), None)
     chunks, ended = [], []
-    follower = LogFollower(client, LogTarget(alloc["ID"], "server", "stdout", "a"),
-                           lambda *args: chunks.append(args), lambda *args: ended.append(args))
+    follower = LogFollower(
+        client,
+        LogTarget(alloc["ID"], "server", "stdout", "a"),
+        lambda *args: chunks.append(args),
+        lambda *args: ended.append(args),
+    )
     thread = threading.Thread(target=follower.run, daemon=True)
     thread.start()
     cluster.sim.write_log(alloc["ID"], "server", "stdout", "first line\n")

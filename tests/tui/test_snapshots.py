@@ -36,8 +36,9 @@ def test_model_detail_of_a_failing_model(snap_compare):
         await settled(pilot)
         pilot.app.screen.table.move_to("team-a/mlctl-churn")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: getattr(pilot.app.screen, "history", None) is not None,
-                       "the versions")
+        await wait_for(
+            pilot, lambda: getattr(pilot.app.screen, "history", None) is not None, "the versions"
+        )
         await wait_for_text(pilot, "ModuleNotFoundError")
         await steady(pilot)
 

@@ -96,16 +96,28 @@ def test_model_rows_are_reused_while_their_view_is_unchanged():
 
 
 def test_firing_alerts_count_per_model_and_critical_ones_fail_it():
-    alert = Alert({"alertname": "ModelCrashLooping", "severity": "critical", "namespace":
-                   "default", "job": "mlctl-iris", "model": "iris"}, {}, T0, None, "f1")
+    alert = Alert(
+        {
+            "alertname": "ModelCrashLooping",
+            "severity": "critical",
+            "namespace": "default",
+            "job": "mlctl-iris",
+            "model": "iris",
+        },
+        {},
+        T0,
+        None,
+        "f1",
+    )
     summary = summarize_alerts((alert,))[("default", "mlctl-iris")]
     assert summary.text == "1 critical"
     assert model_health(iris(), summary) == (Health.FAILING, "alert: ModelCrashLooping")
 
 
 def test_schedule_cell_shows_state_and_the_next_change():
-    doc = StoredSchedule.model_validate({"windows": [{"window": "Mon-Fri 09:00-18:00 UTC"}],
-                                         "replicas": 3})
+    doc = StoredSchedule.model_validate(
+        {"windows": [{"window": "Mon-Fri 09:00-18:00 UTC"}], "replicas": 3}
+    )
     monday_8 = T0.replace(hour=8)  # T0 is Monday 2025-03-03
     cell = schedule_cell(doc, monday_8)
     assert (cell.state, cell.next_text) == ("down", "start in 1h00m")
@@ -125,13 +137,18 @@ def test_scale_down_says_how_many_stop_and_is_destructive():
 
 
 def test_drain_names_what_moves():
-    store = store_with(("jobs", job()), ("nodes", node()), ("allocs", alloc("a0")),
-                       ("allocs", alloc("a1", index=21)))
+    store = store_with(
+        ("jobs", job()),
+        ("nodes", node()),
+        ("allocs", alloc("a0")),
+        ("allocs", alloc("a1", index=21)),
+    )
     snapshot = store.snapshot()
-    plan = plans.drain(snapshot.nodes["n1"], snapshot.allocations.values(),
-                       {"mlctl-iris": "iris"})
-    assert plan.text == ("drain node gpu-1: it becomes ineligible and Nomad moves its "
-                         "2 allocations (iris in default x2) to other nodes")
+    plan = plans.drain(snapshot.nodes["n1"], snapshot.allocations.values(), {"mlctl-iris": "iris"})
+    assert plan.text == (
+        "drain node gpu-1: it becomes ineligible and Nomad moves its "
+        "2 allocations (iris in default x2) to other nodes"
+    )
     assert plan.destructive
 
 
@@ -189,8 +206,15 @@ def test_log_search_and_wrap():
 
 
 def test_notes_round_trip_and_silences_end():
-    note = AlertNote("f1", "team-a", {"alertname": "X"}, acked_by="ann", acked_at=T0,
-                     silenced_until=T0 + timedelta(hours=2), silenced_by="ann")
+    note = AlertNote(
+        "f1",
+        "team-a",
+        {"alertname": "X"},
+        acked_by="ann",
+        acked_at=T0,
+        silenced_until=T0 + timedelta(hours=2),
+        silenced_by="ann",
+    )
     again = AlertNote.from_json("team-a", note.to_json())
     assert again == note
     assert note.silenced(T0) and not note.silenced(T0 + timedelta(hours=3))
@@ -200,8 +224,9 @@ def test_notes_round_trip_and_silences_end():
     assert row.style == "stopped"  # silenced alerts are greyed
 
 
-@pytest.mark.parametrize(("text", "problem"), [("3w", "not a duration"), ("0m", "at least"),
-                                               ("15d", "at most 14d")])
+@pytest.mark.parametrize(
+    ("text", "problem"), [("3w", "not a duration"), ("0m", "at least"), ("15d", "at most 14d")]
+)
 def test_silence_durations_are_bounded(text, problem):
     with pytest.raises(ValueError, match=problem):
         parse_duration(text)
@@ -212,8 +237,10 @@ def test_silence_durations_are_bounded(text, problem):
 
 
 def test_abilities_follow_the_token_policies():
-    policy = parse_policy('namespace "team-a" { policy = "write" }\n'
-                          'namespace "*" { policy = "read" }\nnode { policy = "read" }\n')
+    policy = parse_policy(
+        'namespace "team-a" { policy = "write" }\n'
+        'namespace "*" { policy = "read" }\nnode { policy = "read" }\n'
+    )
     abilities = Abilities(grant=Grant(False, [policy]))
     assert abilities.allows("scale", "team-a") and abilities.allows("logs", "team-a")
     assert not abilities.allows("scale", "team-b") and not abilities.allows("drain")

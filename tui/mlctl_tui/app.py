@@ -247,7 +247,9 @@ class MlctlApp(App[None]):
 
     # ------------------------------------------------------------------ actions
 
-    def confirm_and_run(self, prepared: Prepared, after: Callable[[], object] | None = None) -> None:
+    def confirm_and_run(
+        self, prepared: Prepared, after: Callable[[], object] | None = None
+    ) -> None:
         """Show the confirmation; run the action on a worker thread if confirmed."""
         from mlctl_tui.screens.modals import ConfirmModal
 

@@ -177,8 +177,9 @@ def describe(alert: Alert, note: AlertNote | None = None) -> str:
         if note.acked_by:
             said.append(f"acknowledged by {note.acked_by} at {fmt.stamp(note.acked_at)}")
         if note.silenced_until is not None:
-            said.append(f"silenced by {note.silenced_by or '?'} until "
-                        f"{fmt.stamp(note.silenced_until)}")
+            said.append(
+                f"silenced by {note.silenced_by or '?'} until {fmt.stamp(note.silenced_until)}"
+            )
         if said:
             lines.append("; ".join(said))
     return "\n".join(lines)

@@ -106,8 +106,10 @@ def _deployment_change(old: ModelView | None, new: ModelView, now: datetime) -> 
     if deployment is None:
         return
     previous = old.deployment if old else None
-    if previous is not None and previous.id == deployment.id and (
-        previous.status == deployment.status
+    if (
+        previous is not None
+        and previous.id == deployment.id
+        and (previous.status == deployment.status)
     ):
         if deployment.awaiting_promotion and not previous.awaiting_promotion:
             yield _event(now, "warning", new, "canaries healthy, waiting for promotion")
