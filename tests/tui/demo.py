@@ -12,15 +12,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mlctl_tui.core.alerts import AlertNote
+from mlctl_tui.services.logs import Ended, LogTarget, Sink
+
 from mlctl.monitor.alerts import fingerprint
 from mlctl.monitor.clock import ManualClock
 from mlctl.monitor.store import KINDS, Store
 from mlctl.monitor.views import Alert, EndpointView, ProbeMetrics
 from mlctl.schedule.spec import StoredSchedule
 from mlctl.settings import Settings
-
-from mlctl_tui.core.alerts import AlertNote
-from mlctl_tui.services.logs import Ended, LogTarget, Sink
 
 NOW = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)  # a Tuesday
 ADDRESS = "https://nomad.example.org:4646"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import requests
-
 from mlctl_tui.core import plans
 from mlctl_tui.core.permissions import Abilities
 from mlctl_tui.screens.models import ModelsScreen
 from mlctl_tui.services.actions import Prepared, ReadOnly
+
 from tests.integration.monitor_support import create_namespace, create_policy, create_token
 from tests.tui.conftest import register
 from tests.tui.support import Proxy, running_tui, wait_for, wait_for_flat, wait_for_text

@@ -179,9 +179,10 @@ def test_stopping_a_follow_ends_a_read_blocked_on_a_quiet_log(cluster):
     """The follower's thread must not wait for the next log line to notice it was stopped."""
     import threading
 
+    from mlctl_tui.services.logs import LogFollower, LogTarget
+
     from mlctl.session import nomad_client_with_token
     from mlctl.settings import load_settings
-    from mlctl_tui.services.logs import LogFollower, LogTarget
     from tests.integration.monitor_support import wait_for as wait
 
     register(cluster, "iris")

@@ -5,11 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from mlctl.local.engine.acl import Grant, parse_policy
-from mlctl.monitor.store import Store
-from mlctl.monitor.views import Alert
-from mlctl.schedule.spec import StoredSchedule
 from mlctl_tui.core import feed, plans
 from mlctl_tui.core.alerts import AlertNote, alert_rows, parse_duration, state_text
 from mlctl_tui.core.health import Health, model_health, summarize_alerts
@@ -18,6 +13,11 @@ from mlctl_tui.core.models import ModelRows
 from mlctl_tui.core.permissions import Abilities
 from mlctl_tui.core.schedules import schedule_cell
 from mlctl_tui.core.table import RowFilter, TableRow, sort_rows
+
+from mlctl.local.engine.acl import Grant, parse_policy
+from mlctl.monitor.store import Store
+from mlctl.monitor.views import Alert
+from mlctl.schedule.spec import StoredSchedule
 from tests.unit.monitor_objects import T0, alloc, deployment, job, node
 
 
