@@ -1,9 +1,9 @@
 """The login cache: Vault and Nomad tokens with their expiry, kept 0600 in the state dir.
 
-``mlctl login`` writes it; every command that talks to Nomad asks
-:func:`resolve_nomad_token` which token to send. ``NOMAD_TOKEN`` always wins. A cached
-login in the last third of its lifetime is renewed on the way (Vault token renew-self,
-Nomad lease renew), so a working day needs one login.
+``mlctl login`` writes it; :mod:`mlctl.session` reads it to pick the token each command
+sends (``NOMAD_TOKEN`` always wins) and renews a login in the last third of its lifetime
+on the way, so a working day needs one login. This module only keeps the file: it
+imports neither Nomad nor Vault.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlctl import redact
-from mlctl.errors import AuthError, ConfigError
+from mlctl.errors import ConfigError
 from mlctl.settings import Settings
 
 CACHE_NAME = "credentials.json"
@@ -37,6 +37,10 @@ class CachedLogin:
     namespaces: tuple[str, ...] = ()
     renewed_at: float = 0.0
     """When the tokens were issued or last renewed (the start of the renewal window)."""
+    nomad_auth: str = "secrets-engine"
+    """How the Nomad token was obtained: ``secrets-engine`` (a Vault lease, renewed in
+    place) or ``jwt`` (an identity token exchanged at Nomad's ``/v1/acl/login``, replaced
+    by a fresh exchange on renewal)."""
 
     def vault_expired(self, now: float | None = None) -> bool:
         return (now or time.time()) >= self.vault_expires_at
@@ -96,23 +100,3 @@ def read_login(settings: Settings) -> CachedLogin | None:
 
 def forget_login(settings: Settings) -> None:
     cache_path(settings).unlink(missing_ok=True)
-
-
-def resolve_nomad_token(settings: Settings) -> str | None:
-    """The Nomad token to send: NOMAD_TOKEN, else a live cached login, else anonymous."""
-    if settings.nomad_token:
-        redact.register(settings.nomad_token)
-        return settings.nomad_token
-    login = read_login(settings)
-    if login is None or login.nomad_token is None:
-        return None
-    if login.due_for_renewal() and not login.nomad_expired() and not login.vault_expired():
-        from mlctl.vault.session import refresh
-
-        login = refresh(settings, login)
-    if login.nomad_expired() or login.vault_expired():
-        # The Nomad token is a lease of the Vault token: when either ends, both do.
-        raise AuthError(
-            f"the login of {login.username} expired", hint="token expired — run mlctl login"
-        )
-    return login.nomad_token

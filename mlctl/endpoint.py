@@ -67,3 +67,33 @@ def tls_verify(service: Service, *, skip: bool, cacert: str | None) -> bool | st
             )
         return str(cacert)
     return True
+
+
+#: What OpenSSL says when the other end answered a TLS hello in plain text (HTTP).
+_PLAIN_HTTP_SIGNS = (
+    "wrong_version_number",
+    "wrong version number",
+    "record layer failure",
+    "packet length too long",
+    "unknown protocol",
+)
+
+
+def speaks_plain_http(error: BaseException) -> bool:
+    """Whether a TLS failure means the server answered in plain HTTP (an https:// typo)."""
+    text = str(error).lower()
+    return any(sign in text for sign in _PLAIN_HTTP_SIGNS)
+
+
+def tls_failure(service: Service, address: str, error: BaseException) -> tuple[str, str]:
+    """What went wrong with TLS and what to do: use http://, or name the signing CA."""
+    if speaks_plain_http(error) and address.startswith("https://"):
+        plain = "http://" + address.removeprefix("https://")
+        return (
+            f"TLS handshake failed: {service.label} at {address} answers in plain HTTP",
+            f"use {service.env}_ADDR={plain} or --{service.prefix}-addr {plain}",
+        )
+    return (
+        f"TLS verification failed for {service.label} at {address}",
+        f"point {service.env}_CACERT (or --ca-cert) at the CA bundle that signed its certificate",
+    )

@@ -59,6 +59,13 @@ class MlctlError(Exception):
         }
 
 
+class UsageError(MlctlError):
+    """Wrong or missing flags, found after parsing (click reports the rest itself)."""
+
+    status = ExitStatus.USAGE
+    title = "usage error"
+
+
 class ConfigError(MlctlError):
     status = ExitStatus.CONFIG
     title = "configuration error"

@@ -48,10 +48,22 @@ class Explanation:
     summary: str
     reasons: list[str] = field(default_factory=list)
     hint: str = ""
+    unplaced: int = 1
+    """Allocations of the group the scheduler could not place (CoalescedFailures + 1)."""
+    wanted: int | None = None
+    """The group's count, when the job is known: "1 of 3" tells a partial placement."""
+
+    @property
+    def how_many(self) -> str:
+        """``1 of 3 allocations cannot be placed``."""
+        noun = "allocation" if (self.wanted or self.unplaced) == 1 else "allocations"
+        if self.wanted is not None and self.wanted >= self.unplaced:
+            return f"{self.unplaced} of {self.wanted} {noun} cannot be placed"
+        return f"{self.unplaced} {noun} cannot be placed"
 
     @property
     def text(self) -> str:
-        body = f"group {self.group}: {self.summary}"
+        body = f"group {self.group}: {self.how_many}: {self.summary}"
         return f"{body}: {', '.join(self.reasons)}" if self.reasons else body
 
 
@@ -142,12 +154,16 @@ def _summary(metric: AllocMetric, ask: GroupAsk) -> tuple[str, str]:
     )
 
 
-def explain_placement(group: str, metric: AllocMetric, ask: GroupAsk | None = None) -> Explanation:
-    """Why ``group`` could not be placed, from its ``AllocMetric``."""
+def explain_placement(
+    group: str, metric: AllocMetric, ask: GroupAsk | None = None, wanted: int | None = None
+) -> Explanation:
+    """Why ``group`` could not be placed, from its ``AllocMetric``; ``wanted`` is its count."""
     ask = ask or GroupAsk()
     evaluated = int(metric.get("NodesEvaluated") or 0)
     filtered = int(metric.get("NodesFiltered") or 0)
     available = metric.get("NodesAvailable") or {}
+    # Nomad reports the first failed placement in full and counts the rest alike.
+    unplaced = int(metric.get("CoalescedFailures") or 0) + 1
     if evaluated == 0:
         where = ", ".join(f"{dc}: {n}" for dc, n in sorted(available.items())) or "none"
         pool = int(metric.get("NodesInPool") or 0)
@@ -156,6 +172,8 @@ def explain_placement(group: str, metric: AllocMetric, ask: GroupAsk | None = No
             "no ready client node in the job's datacenters and node pool",
             [f"{_nodes(pool)} in the pool, ready per datacenter: {where}"],
             "check MLCTL_DATACENTERS / MLCTL_NODE_POOL and that clients are up (mlctl nodes)",
+            unplaced,
+            wanted,
         )
     summary, hint = _summary(metric, ask)
     reasons: list[str] = []
@@ -171,10 +189,7 @@ def explain_placement(group: str, metric: AllocMetric, ask: GroupAsk | None = No
     for dc, count in sorted(available.items()):
         if count == 0:
             reasons.append(f"no ready node in datacenter {dc}")
-    failures = int(metric.get("CoalescedFailures") or 0)
-    if failures:
-        reasons.append(f"{failures + 1} allocations unplaced")
-    return Explanation(group, summary, reasons, hint)
+    return Explanation(group, summary, reasons, hint, unplaced, wanted)
 
 
 def explain_failures(
@@ -182,7 +197,11 @@ def explain_failures(
 ) -> list[Explanation]:
     """One explanation per failed group, using each group's ask when the job is known."""
     by_name = {g.get("Name", ""): g for g in groups or []}
-    return [
-        explain_placement(name, metric, ask_of(by_name[name]) if name in by_name else None)
-        for name, metric in sorted((failed or {}).items())
-    ]
+    explained = []
+    for name, metric in sorted((failed or {}).items()):
+        group = by_name.get(name)
+        ask = ask_of(group) if group is not None else None
+        count = group.get("Count") if group is not None else None
+        wanted = int(count) if count is not None else None
+        explained.append(explain_placement(name, metric, ask, wanted))
+    return explained

@@ -152,12 +152,40 @@ def _cluster_problems(spec: ClusterSpec) -> list[str]:
                 f"hosts[{index}].name: {host.name!r} is already used by hosts[{seen[host.name]}]"
             )
         seen.setdefault(host.name, index)
+    problems += _value_problems("vars", spec.vars)
+    for index, host in enumerate(spec.hosts):
+        problems += _value_problems(f"hosts[{index}].vars", host.vars)
     roles = {role for host in spec.hosts for role in host.roles}
     if "server" not in roles:
         problems.append("hosts: no host has the server role (Nomad needs at least one server)")
     if not roles & {"client", "gpu"}:
         problems.append("hosts: no host has the client or gpu role (nothing could run models)")
     return problems
+
+
+_PLACEHOLDER = re.compile(r"^<[^<>]*>$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _value_problems(where: str, values: Any) -> list[str]:
+    """Values copied from an example but never filled in, and malformed checksums."""
+    problems: list[str] = []
+    items = values.items() if isinstance(values, Mapping) else enumerate(values)
+    for key, value in items:
+        field = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
+        if isinstance(value, Mapping | list):
+            problems += _value_problems(field, value)
+        elif isinstance(value, str) and _PLACEHOLDER.match(value.strip()):
+            problems.append(f"{field}: {value!r} is a placeholder: put the real value there")
+        elif _bad_checksum(key, value):
+            problems.append(f"{field}: {value!r} is not a sha256 (64 lowercase hex digits)")
+    return problems
+
+
+def _bad_checksum(key: Any, value: Any) -> bool:
+    if not (isinstance(key, str) and key.endswith("sha256")) or value in (None, ""):
+        return False
+    return not (isinstance(value, str) and _SHA256.match(value))
 
 
 def build_inventory(spec: ClusterSpec) -> dict[str, Any]:

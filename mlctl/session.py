@@ -1,22 +1,68 @@
 """The composition root: Settings -> credentials -> Nomad and Vault clients.
 
 Every entry point (the CLI, the monitor, the TUI, the local runtime) builds its clients
-here, so the choice of token — NOMAD_TOKEN, a cached ``mlctl login`` renewed on the way,
-or none — is made in one place.  ``mlctl.nomad`` and ``mlctl.vault`` never import each
-other; what needs both lives above them and is wired together here.
+here, so the choice of token — ``NOMAD_TOKEN``/``VAULT_TOKEN``, a cached ``mlctl login``
+renewed on the way, or none — is made in one place. ``mlctl.nomad`` and ``mlctl.vault``
+never import each other; what needs both (:mod:`mlctl.access`: bootstrap, users, logins)
+sits above them and is reached from here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from urllib3.util.retry import Retry
 
-from mlctl.credentials import resolve_nomad_token
+from mlctl import redact
+from mlctl.credentials import read_login
+from mlctl.errors import AuthError
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.client import connect as connect_nomad
 from mlctl.nomad.transport import DEFAULT_TIMEOUT
 from mlctl.settings import Settings
-from mlctl.vault.client import Vault, acting_token
+from mlctl.vault.client import Vault
 from mlctl.vault.client import connect as connect_vault
+
+
+def resolve_nomad_token(settings: Settings) -> str | None:
+    """The Nomad token to send: NOMAD_TOKEN, else a live cached login, else anonymous.
+
+    A cached login in the last third of its lifetime is renewed first (Vault token
+    renew-self, plus a Nomad lease renewal or a fresh JWT exchange).
+    """
+    if settings.nomad_token:
+        redact.register(settings.nomad_token)
+        return settings.nomad_token
+    login = read_login(settings)
+    if login is None or login.nomad_token is None:
+        return None
+    if login.due_for_renewal() and not login.nomad_expired() and not login.vault_expired():
+        from mlctl.access.login import refresh
+
+        login = refresh(settings, login)
+    if login.nomad_expired() or login.vault_expired():
+        # The Nomad token depends on the Vault login: when either ends, both do.
+        raise AuthError(
+            f"the login of {login.username} expired", hint="token expired — run mlctl login"
+        )
+    return login.nomad_token
+
+
+def acting_vault_token(settings: Settings) -> str:
+    """The Vault token admin commands act with: VAULT_TOKEN, else the cached login's."""
+    if settings.vault_token:
+        redact.register(settings.vault_token)
+        return settings.vault_token
+    login = read_login(settings)
+    if login is None:
+        raise AuthError(
+            "not logged in to Vault", hint="run mlctl login (or set VAULT_TOKEN for bootstrap)"
+        )
+    if login.vault_expired():
+        raise AuthError(
+            f"the Vault token of {login.username} expired", hint="token expired — run mlctl login"
+        )
+    return login.vault_token
 
 
 def nomad_client(
@@ -35,4 +81,19 @@ def nomad_client_with_token(settings: Settings, token: str | None) -> NomadClien
 
 def vault_client(settings: Settings) -> Vault:
     """A Vault client acting as the user: VAULT_TOKEN, else their cached login's token."""
-    return connect_vault(settings, acting_token(settings))
+    return connect_vault(settings, acting_vault_token(settings))
+
+
+def service_token_minter(settings: Settings, role_id: str, secret_id: str) -> Callable[[], str]:
+    """For the monitor: a function that logs its AppRole in and returns a fresh Nomad
+    token (secrets engine or JWT login, whichever bootstrap set up); call it again to
+    renew."""
+    from mlctl.access.service import service_nomad_token
+
+    redact.register(role_id, secret_id)
+    return lambda: service_nomad_token(settings, role_id, secret_id)
+
+
+def anonymous_vault_client(settings: Settings) -> Vault:
+    """A Vault client with no token (logins, the unauthenticated discovery documents)."""
+    return connect_vault(settings, None)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
-from mlctl.errors import ConfigError, NotFound
+from mlctl.errors import ConfigError, InvalidInput, NotFound
 
 
 def _env(*names: str, secret: bool = False, flag: str | None = None) -> dict[str, Any]:
@@ -129,7 +131,8 @@ class Settings:
     """The context file."""
 
     context: str | None = field(default=None, metadata=_env("MLCTL_CONTEXT"))
-    """Name of the context to use; the file's ``current-context`` when unset."""
+    """Name of the context in use: ``--context``, else ``MLCTL_CONTEXT``, else the file's
+    ``current-context``."""
 
     debug: bool = field(default=False, metadata=_env("MLCTL_DEBUG"))
     """Show tracebacks for errors."""
@@ -156,6 +159,65 @@ SECRET_NAMES = frozenset(f.name for f in fields(Settings) if f.metadata.get("sec
 CONTEXT_KEYS = SETTING_NAMES - SECRET_NAMES - {"config_file", "context", "debug", "state_dir"}
 
 
+#: Nomad's namespace names (``^[a-zA-Z0-9-]{1,128}$``), or ``*`` for every namespace.
+NAMESPACE_PATTERN = re.compile(r"^(?:[a-zA-Z0-9-]{1,128}|\*)$")
+#: Context names: short lowercase labels, safe as YAML keys and in shell prompts.
+CONTEXT_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+#: Settings holding a URL: the schemes each accepts and an example for hints.
+URL_SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
+    "nomad_addr": (("http", "https"), "https://10.0.0.10:4646"),
+    "vault_addr": (("http", "https"), "https://10.0.0.10:8200"),
+    "artifact_store": (("http", "https", "file"), "https://10.0.0.10/models or file:///srv/models"),
+    "artifact_read_url": (("http", "https", "file"), "https://10.0.0.10/models"),
+}
+
+
+#: The command-line flag of a setting where it is not ``--<name-with-dashes>``.
+FLAG_NAMES = {
+    "nomad_namespace": "--namespace",
+    "nomad_region": "--region",
+    "nomad_cacert": "--ca-cert",
+    "vault_cacert": "--ca-cert",
+    "nomad_skip_verify": "--skip-verify",
+    "vault_skip_verify": "--skip-verify",
+}
+
+
+def check_context_name(name: str) -> str:
+    """A context name, or InvalidInput saying what a name may hold."""
+    if not CONTEXT_NAME_PATTERN.fullmatch(name):
+        raise InvalidInput(
+            f"context name {name!r} is not valid",
+            hint="use 1-63 lowercase letters, digits and '-', e.g. lab or prod-eu",
+        )
+    return name
+
+
+def _check_url(name: str, text: str, source: str) -> str:
+    schemes, example = URL_SCHEMES[name]
+    parts = urlsplit(text.strip())
+    located = parts.hostname if parts.scheme != "file" else parts.path
+    if parts.scheme not in schemes or not located:
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ConfigError(
+            f"{source}: {text!r} is not a {wanted} URL", hint=f"e.g. {example}"
+        )
+    return text
+
+
+def _check_text(name: str, text: str, source: str) -> str:
+    if name == "output" and text not in {"table", "json"}:
+        raise ConfigError(f"{source}: {text!r} is not table or json")
+    if name == "nomad_namespace" and not NAMESPACE_PATTERN.fullmatch(text):
+        raise ConfigError(
+            f"{source}: {text!r} is not a Nomad namespace name",
+            hint="1-128 letters, digits and '-' (or '*' to list every namespace)",
+        )
+    if name in URL_SCHEMES:
+        return _check_url(name, text, source)
+    return text
+
+
 def _coerce(name: str, raw: Any, source: str) -> Any:
     """Turn a raw env/file value into the field's type, or say which value is wrong."""
     annotation = {f.name: f.type for f in fields(Settings)}[name]
@@ -169,15 +231,13 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             return True
         if text in {"0", "false", "no", "off", ""}:
             return False
-        raise ConfigError(f"{source}: {name}: {raw!r} is not a boolean", hint="use true or false")
+        raise ConfigError(f"{source}: {raw!r} is not a boolean", hint="use true or false")
     if "tuple" in str(annotation):
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return tuple(str(i).strip() for i in items if str(i).strip())
     if "Path" in str(annotation):
         return Path(str(raw)).expanduser()
-    if name == "output" and raw not in {"table", "json"}:
-        raise ConfigError(f"{source}: output: {raw!r} is not table or json")
-    return str(raw)
+    return _check_text(name, str(raw), source)
 
 
 @dataclass
@@ -236,6 +296,28 @@ class ContextFile:
             raise
 
 
+def config_path(
+    flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
+    """Where the context file is, without reading it (so a broken file can be repaired)."""
+    env = os.environ if env is None else env
+    chosen = (flags or {}).get("config_file") or env.get("MLCTL_CONFIG")
+    return Path(chosen).expanduser() if chosen else Settings().config_file
+
+
+def output_format(
+    flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """``table`` or ``json`` from the flag or ``MLCTL_OUTPUT`` alone, for the commands that
+    edit the context file and so must work when a value in it is broken."""
+    env = os.environ if env is None else env
+    chosen = (flags or {}).get("output")
+    if chosen is not None:
+        return str(_coerce("output", chosen, "--output"))
+    raw = env.get("MLCTL_OUTPUT")
+    return str(_coerce("output", raw, "environment MLCTL_OUTPUT")) if raw else "table"
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -244,16 +326,17 @@ def load_settings(
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     env_values = _from_env(env)
-    config_file = Path(
-        flags.get("config_file") or env_values.get("config_file") or Settings().config_file
-    )
+    config_file = config_path(flags, env)
     context_name = flags.get("context") or env_values.get("context")
-    values.update(_from_context(ContextFile.read(config_file), context_name))
+    file = ContextFile.read(config_file)
+    values.update(_from_context(file, context_name))
     values.update(env_values)
+    # The context in force, as `context show` reports it: named, else the file's current.
+    values["context"] = context_name or file.current
     for key, raw in flags.items():
         if key not in SETTING_NAMES:
             raise ValueError(f"unknown setting flag {key}")
-        values[key] = _coerce(key, raw, f"--{key.replace('_', '-')}")
+        values[key] = _coerce(key, raw, FLAG_NAMES.get(key, f"--{key.replace('_', '-')}"))
     values["config_file"] = config_file
     return Settings(**values)
 

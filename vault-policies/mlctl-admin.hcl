@@ -3,8 +3,8 @@
 # Administrators run `mlctl vault bootstrap` again after the first (root-token) run and
 # manage users with `mlctl user ...`. They can write policies, so they can in principle
 # grant themselves more; that is inherent to the role. Keep the number of admins small
-# and everything else out of this policy: no secrets engines other than nomad/, no
-# audit devices, no seal/unseal, no token creation for others.
+# and everything else out of this policy: no secrets engines other than nomad/ (and
+# mlctl's identity-token key and roles), no audit devices, no seal/unseal, no token creation for others.
 
 # --- mlctl bootstrap: auth methods and the nomad/ mount ---------------------------------
 # Listing shows what is already in place (bootstrap is idempotent).
@@ -23,6 +23,24 @@ path "sys/mounts" {
 }
 path "sys/mounts/nomad" {
   capabilities = ["create", "update", "read"]
+}
+
+# Which way Nomad logins can work here: is the Nomad secrets engine in the catalog?
+# (OpenBao has none.) Reading a catalog entry is root-protected.
+path "sys/plugins/catalog/secret/nomad" {
+  capabilities = ["read", "sudo"]
+}
+
+# --- JWT mode: Vault's identity tokens, exchanged at Nomad's JWT auth method ----------
+# One signing key for mlctl, one token role per user (and the monitor's).
+path "identity/oidc/key/mlctl" {
+  capabilities = ["create", "read", "update"]
+}
+path "identity/oidc/role" {
+  capabilities = ["list"]
+}
+path "identity/oidc/role/mlctl-*" {
+  capabilities = ["create", "read", "update", "delete"]
 }
 
 # --- policies: only mlctl's own names ---------------------------------------------------
@@ -78,5 +96,8 @@ path "auth/token/revoke-self" {
   capabilities = ["update"]
 }
 path "sys/leases/renew" {
+  capabilities = ["update"]
+}
+path "sys/capabilities-self" {
   capabilities = ["update"]
 }

@@ -18,3 +18,8 @@ path "auth/token/revoke-self" {
 path "sys/leases/renew" {
   capabilities = ["update"]
 }
+# Which Nomad login path this token has (secrets engine or identity token): mlctl login
+# asks before it reads one.
+path "sys/capabilities-self" {
+  capabilities = ["update"]
+}

@@ -23,6 +23,7 @@ from mlctl.artifacts.base import (
     object_key,
     upload_once,
 )
+from mlctl.endpoint import speaks_plain_http
 from mlctl.errors import AuthError, ConfigError, NotFound, PermissionDenied, Unreachable
 
 TIMEOUT = (10.0, 300.0)
@@ -106,6 +107,12 @@ class HttpStore:
         try:
             return self._session.request(method, url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
         except requests.exceptions.SSLError as exc:
+            if speaks_plain_http(exc):
+                raise Unreachable(
+                    f"artifact store {self.base_url}: TLS handshake failed: it answers in "
+                    "plain HTTP",
+                    hint="use an http:// MLCTL_ARTIFACT_STORE, or enable TLS on the server",
+                ) from exc
             raise Unreachable(
                 f"artifact store {self.base_url}: TLS verification failed: {_reason(exc)}",
                 hint="point MLCTL_ARTIFACT_STORE_CACERT at the CA bundle that signed it",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,11 @@ from mlctl.errors import InvalidInput, NotFound
 class BundleInvalid(InvalidInput):
     """A bundle with one or more problems; ``problems`` holds ``file: field: what`` lines."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], bundle: Path | None = None) -> None:
         count = len(problems)
         summary = problems[0] if count == 1 else f"{count} problems, first: {problems[0]}"
-        super().__init__(summary, hint="run: mlctl model validate DIR to see them all")
+        where = shlex.quote(str(bundle)) if bundle is not None else "BUNDLE_DIR"
+        super().__init__(summary, hint=f"see them all with: mlctl model validate {where}")
         self.problems = problems
 
 

@@ -17,6 +17,7 @@ from mlctl.bundle.problems import Problem, warning
 from mlctl.bundle.schema import BundleConfig, Datatype, ModelFormat, TensorSpec
 from mlctl.bundle.tree import BundleTree, EntryKind
 from mlctl.digest import sha256_file
+from mlctl.extras import extra_for, install_hint
 
 #: File name endings each format usually has; anything else earns a warning.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -115,16 +116,36 @@ def check_model(
                     f"{actual}); re-pin it only if you replaced the model on purpose",
                 )
             )
-    if ref.format == ModelFormat.SKOPS:
-        problems += _skops(entry.source, ref, config_file)
-    elif ref.format == ModelFormat.ONNX:
-        problems += _onnx(
-            entry.source,
-            ref,
-            config_file,
-            custom="predict" in hooks or "load" in hooks or "preprocess" in hooks,
-        )
+    try:
+        if ref.format == ModelFormat.SKOPS:
+            problems += _skops(entry.source, ref, config_file)
+        elif ref.format == ModelFormat.ONNX:
+            problems += _onnx(
+                entry.source,
+                ref,
+                config_file,
+                custom="predict" in hooks or "load" in hooks or "preprocess" in hooks,
+            )
+    except ImportError as error:
+        problems.append(_not_inspected(ref, config_file, error))
     return problems
+
+
+def _not_inspected(ref: ModelRef, config_file: str, error: ImportError) -> Problem:
+    """A client install without the serve extra cannot open the model: say so, go on.
+
+    The model server checks the same things when it loads the file, so packaging and
+    deploying from a lean client stay possible.
+    """
+    module = (error.name or "").partition(".")[0]
+    if extra_for(module) != "serve":
+        raise error
+    return warning(
+        config_file,
+        "model.file",
+        f"{ref.file} not inspected: {module} is not installed here "
+        f"({install_hint('serve')} to check it now; the server checks it when loading)",
+    )
 
 
 def _extension(ref: ModelRef, config_file: str) -> list[Problem]:

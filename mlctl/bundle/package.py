@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from mlctl.bundle.config import read_config
+from mlctl.bundle.config import BundleInvalid, read_config
 from mlctl.bundle.schema import BundleConfig
 from mlctl.bundle.tree import Entry, EntryKind
 from mlctl.bundle.validate import validate_bundle
@@ -56,7 +56,10 @@ def package_bundle(
     source = source_dir.resolve()
     dest = (dest_dir or Path.cwd()).resolve()
     report = validate_bundle(source, skip=_previous_archive(source, dest))
-    config = report.require_valid()
+    try:
+        config = report.require_valid()
+    except BundleInvalid as invalid:
+        raise BundleInvalid(invalid.problems, source_dir) from None  # the path as typed
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -148,6 +148,46 @@ class Serving(Strict):
     workers: int = Field(default=1, ge=1, le=64)
 
 
+DURATION_PATTERN = r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$"
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_NANOSECONDS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+
+
+def duration_ns(text: str) -> float:
+    """A Go duration (``1m30s``), as Nomad reads it, in nanoseconds."""
+    return sum(float(num) * _NANOSECONDS[unit] for num, unit in _DURATION_PART.findall(text))
+
+
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
+
+
+class Update(Strict):
+    """How Nomad rolls out a new version: the job's ``update`` block.
+
+    With ``canary: N`` a new version first runs N extra allocations; once they are
+    healthy the rollout waits for ``mlctl promote`` (or promotes itself with
+    ``auto_promote``), then replaces the old allocations ``max_parallel`` at a time.
+    """
+
+    canary: int = Field(default=0, ge=0, le=100, description="Canary allocations per rollout.")
+    auto_promote: bool = Field(default=False, description="Promote healthy canaries by itself.")
+    max_parallel: int = Field(default=1, ge=1, le=1000, description="Allocations replaced at once.")
+    min_healthy_time: Duration = Field(default="10s", description="Healthy this long to count.")
+    healthy_deadline: Duration = Field(default="5m", description="Time to become healthy.")
+    progress_deadline: Duration = Field(default="10m", description="Time for any progress.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Update:
+        if duration_ns(self.progress_deadline) <= duration_ns(self.healthy_deadline):
+            raise ValueError(
+                f"progress_deadline {self.progress_deadline} must be longer than "
+                f"healthy_deadline {self.healthy_deadline}"
+            )
+        if self.auto_promote and self.canary == 0:
+            raise ValueError("auto_promote needs canary: 1 or more")
+        return self
+
+
 class BundleConfig(Strict):
     """The whole ``mlctl.yaml``."""
 
@@ -162,6 +202,7 @@ class BundleConfig(Strict):
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(default=1, ge=0, le=1000)
     serving: Serving = Field(default_factory=Serving)
+    update: Update = Field(default_factory=Update)
     schedule: ScheduleSection | None = Field(
         default=None, description="Start/stop windows (mlctl.schedule.spec); applied on deploy."
     )

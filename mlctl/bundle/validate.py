@@ -47,7 +47,7 @@ class ValidationReport:
     def require_valid(self) -> BundleConfig:
         """The config, or :class:`BundleInvalid` listing every error."""
         if self.errors or self.config is None:
-            raise BundleInvalid([str(problem) for problem in self.errors])
+            raise BundleInvalid([str(problem) for problem in self.errors], self.bundle_dir)
         return self.config
 
 

@@ -6,32 +6,12 @@ where ``ps`` and shell history would show them.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from mlctl import redact
 from mlctl.cli.main import state
+from mlctl.cli.prompts import read_password
 from mlctl.errors import InvalidInput
-from mlctl.output import emit, note
-
-
-def read_stdin_secret(what: str) -> str:
-    """One line of stdin (without its newline), registered as a secret."""
-    line = sys.stdin.readline().rstrip("\r\n")
-    if not line:
-        raise InvalidInput(f"no {what} on stdin", hint=f"pipe it in: ... | mlctl ... ({what})")
-    redact.register(line)
-    return line
-
-
-def read_password(from_stdin: bool, *, confirm: bool, prompt: str = "Password") -> str:
-    """A password from stdin or a hidden prompt (typed twice when ``confirm``)."""
-    if from_stdin:
-        return read_stdin_secret("password")
-    password = str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
-    redact.register(password)
-    return password
+from mlctl.output import emit, emit_json, note
 
 
 @click.command()
@@ -50,7 +30,7 @@ def login(ctx: click.Context, name: str | None, password_stdin: bool) -> None:
       cat pw.txt | mlctl login alice --password-stdin
       mlctl --vault-addr https://vault:8200 --ca-cert ca.pem login alice
     """
-    from mlctl.vault.session import login as do_login
+    from mlctl.access.login import login as do_login
 
     settings = state(ctx).settings()
     user = name or _default_user()
@@ -79,7 +59,7 @@ def _default_user() -> str:
 
 
 def _iso(stamp: float | None) -> str | None:
-    from mlctl.vault.session import _iso as iso
+    from mlctl.access.login import _iso as iso
 
     return iso(stamp)
 
@@ -97,10 +77,12 @@ def logout(ctx: click.Context, forget: bool) -> None:
       mlctl logout
       mlctl logout --forget     # Vault is down: drop the cache; tokens expire on their own
     """
-    from mlctl.vault.session import logout as do_logout
+    from mlctl.access.login import logout as do_logout
 
     settings = state(ctx).settings()
     who = do_logout(settings, forget_only=forget)
+    if settings.output == "json":
+        emit_json({"user": who, "revoked": who is not None and not forget})
     if who is None:
         note("not logged in; nothing to do")
     elif forget:
@@ -119,10 +101,10 @@ def whoami(ctx: click.Context) -> None:
       mlctl whoami
       mlctl whoami -o json
     """
-    from mlctl.vault.session import whoami as do_whoami
+    from mlctl.access.login import whoami as do_whoami
 
     settings = state(ctx).settings()
     emit(do_whoami(settings), settings.output)
 
 
-__all__ = ["login", "logout", "read_password", "read_stdin_secret", "whoami"]
+__all__ = ["login", "logout", "whoami"]

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from mlctl.cli.main import state
+from mlctl.cli.main import report, state
+from mlctl.cli.prompts import confirm
 from mlctl.errors import ExitStatus, InvalidInput, NotFound, ProvisionFailed
 from mlctl.output import emit, emit_json, emit_table, note
 
@@ -54,6 +55,11 @@ def parse_extra_vars(values: tuple[str, ...]) -> tuple[dict[str, str], tuple[Pat
             redact.register(raw)
         pairs[key] = raw
     return pairs, tuple(files)
+
+
+def require_ansible() -> None:
+    """Fail before any output when the provision extra is missing (one line, status 3)."""
+    import ansible_runner  # noqa: F401  (the import is the check)
 
 
 def _playbook(name: str) -> Path:
@@ -130,6 +136,7 @@ def provision(
     from mlctl.provision.display import Progress
     from mlctl.provision.runner import RunRequest, run_playbook
 
+    require_ansible()
     settings = state(ctx).settings()
     pairs, files = parse_extra_vars(extra)
     request = RunRequest(
@@ -152,11 +159,16 @@ def provision(
 
 
 def _report(ctx: click.Context, result: Any, request: Any, output: str) -> None:
-    """Print the summary; on failure say what failed and where the log is, exit 14."""
+    """Print the summary; on failure say what failed and where the log is, exit 14.
+
+    Each distinct failure's message is printed exactly once: on the error line when
+    there is one, else one line per failure before an error line naming the hosts.
+    (The progress log only marks failures as they happen, without the message.)
+    """
     from mlctl.provision.display import SUMMARY_COLUMNS, summary_rows
 
     run_state = result.state
-    failures = list(run_state.failures)
+    failures = list(dict.fromkeys(run_state.failures))  # one per host, task and message
     if not result.ok and not failures:
         failures = [_failure_from_log(result.log, request)]
     summary = {
@@ -178,20 +190,31 @@ def _report(ctx: click.Context, result: Any, request: Any, output: str) -> None:
     if result.ok:
         note(f"done in {result.seconds:.0f}s, {run_state.changed} changed; log: {result.log}")
         return
-    if output == "json" or len(failures) > 1:
-        for failure in failures:
-            verb = "could not be reached" if failure.unreachable else f"failed at {failure.task!r}"
-            note(f"{failure.host} {verb}: {failure.message}")
+    error = _failure_error(failures, result.log, quiet=output == "json")
     if output == "json":
-        note(f"full log: {result.log}")
+        report(error, as_json=False)  # the failures are in the JSON summary
         ctx.exit(int(ExitStatus.PROVISION_FAILED))
+    raise error
+
+
+def _failure_error(failures: list[Any], log: Path, *, quiet: bool) -> ProvisionFailed:
     first = failures[0]
+    hint = f"full log: {log}"
     if first.host == "-":
-        raise ProvisionFailed(f"ansible-playbook: {first.message}", hint=f"full log: {result.log}")
-    where = "unreachable" if first.unreachable else f"task {first.task!r}"
-    raise ProvisionFailed(
-        f"host {first.host}: {where}: {first.message}", hint=f"full log: {result.log}"
-    )
+        return ProvisionFailed(f"ansible-playbook: {first.message}", hint=hint)
+    if len(failures) == 1:
+        where = "unreachable" if first.unreachable else f"task {first.task!r}"
+        return ProvisionFailed(f"host {first.host}: {where}: {first.message}", hint=hint)
+    if not quiet:
+        for failure in failures:
+            note(f"{failure.host} {_failed_how(failure)}: {failure.message}")
+    hosts = len({f.host for f in failures})
+    named = ", ".join(f"{f.host} ({_failed_how(f)})" for f in failures)
+    return ProvisionFailed(f"{hosts} host(s) failed: {named}", hint=hint)
+
+
+def _failed_how(failure: Any) -> str:
+    return "unreachable" if failure.unreachable else f"failed at {failure.task!r}"
 
 
 def _failure_from_log(log: Path, request: Any) -> Any:
@@ -223,7 +246,8 @@ def _failure_from_log(log: Path, request: Any) -> Any:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the inventory to this file (default: print it).",
 )
-def inventory(hosts_file: Path, out: Path | None) -> None:
+@click.pass_context
+def inventory(ctx: click.Context, hosts_file: Path, out: Path | None) -> None:
     """Write an Ansible inventory from a short YAML list of hosts and their roles.
 
     Roles: server (Nomad server), client (Nomad client), gpu (GPU client), vault,
@@ -240,15 +264,22 @@ def inventory(hosts_file: Path, out: Path | None) -> None:
     Examples:
       mlctl cluster inventory hosts.yaml --out inventory.yml
       mlctl cluster inventory hosts.yaml | less
+      mlctl cluster inventory hosts.yaml -o json | jq '.all.children.gpu_clients'
     """
-    from mlctl.inventory import inventory_yaml, read_hosts_file, write_atomically
+    from mlctl.inventory import build_inventory, inventory_yaml, read_hosts_file, write_atomically
 
+    as_json = state(ctx).settings().output == "json"
     spec = read_hosts_file(hosts_file)
     text = inventory_yaml(spec, str(hosts_file))
     if out is None:
-        click.echo(text, nl=False)
+        if as_json:
+            emit_json(build_inventory(spec))  # Ansible reads JSON inventories as well
+        else:
+            click.echo(text, nl=False)
         return
     write_atomically(out, text)
+    if as_json:
+        emit_json({"path": str(out), "hosts": [host.name for host in spec.hosts]})
     note(f"wrote {out} ({len(spec.hosts)} hosts); provision with: mlctl cluster provision -i {out}")
 
 
@@ -300,11 +331,11 @@ def context_command(
 def save_context(ctx: click.Context, inventory_path: Path, name: str, make_current: bool) -> None:
     """Write the context for a cluster and show it."""
     from mlctl.inventory import endpoints, load_inventory
-    from mlctl.settings import ContextFile, load_settings
+    from mlctl.settings import ContextFile, check_context_name, config_path
 
+    check_context_name(name)
     found = endpoints(load_inventory(inventory_path), str(inventory_path))
-    flags = {k: v for k, v in state(ctx).flags.items() if k == "config_file"}
-    file = ContextFile.read(load_settings(flags).config_file)
+    file = ContextFile.read(config_path(state(ctx).flags))
     file.contexts[name] = {**file.contexts.get(name, {}), **found.context_values()}
     if make_current or file.current is None:
         file.current = name
@@ -369,7 +400,8 @@ def status(ctx: click.Context, vagrant_dir: Path | None) -> None:
 @cluster.command()
 @_DIR_OPTION
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def destroy(vagrant_dir: Path | None, yes: bool) -> None:
+@click.pass_context
+def destroy(ctx: click.Context, vagrant_dir: Path | None, yes: bool) -> None:
     """Delete the lab's VMs and their disks.
 
     \b
@@ -380,7 +412,8 @@ def destroy(vagrant_dir: Path | None, yes: bool) -> None:
     from mlctl.provision import vagrant
 
     directory = vagrant.find_dir(vagrant_dir)
-    if not yes:
-        click.confirm(f"Destroy every VM of the lab in {directory}?", abort=True, err=True)
+    confirm(f"destroy every VM of the lab in {directory}?", yes)
     vagrant.run(["destroy", "--force"], directory)
+    if state(ctx).settings().output == "json":
+        emit_json({"destroyed": True, "dir": str(directory)})
     note("lab destroyed; the `vagrant` context still exists: mlctl context delete vagrant")

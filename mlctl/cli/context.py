@@ -5,18 +5,32 @@ from __future__ import annotations
 import click
 
 from mlctl.cli.main import state
-from mlctl.errors import InvalidInput, NotFound
-from mlctl.output import emit, note
-from mlctl.settings import CONTEXT_KEYS, ContextFile, Settings, _coerce, load_settings
+from mlctl.cli.options import Group
+from mlctl.errors import ConfigError, InvalidInput, NotFound
+from mlctl.output import emit, emit_json, note
+from mlctl.settings import (
+    CONTEXT_KEYS,
+    ContextFile,
+    Settings,
+    _coerce,
+    check_context_name,
+    config_path,
+    output_format,
+)
 
 
 def _file(ctx: click.Context) -> ContextFile:
-    flags = state(ctx).flags
-    path = load_settings({k: v for k, v in flags.items() if k == "config_file"}).config_file
-    return ContextFile.read(path)
+    """The context file, read without resolving settings, so a bad value can be fixed."""
+    return ContextFile.read(config_path(state(ctx).flags))
 
 
-@click.group()
+def _result(ctx: click.Context, data: dict[str, object]) -> None:
+    """With -o json, a result object for scripts (people get the note on stderr)."""
+    if output_format(state(ctx).flags) == "json":
+        emit_json(data)
+
+
+@click.group(cls=Group)
 def context() -> None:
     """List, choose and edit contexts (~/.config/mlctl/config.yaml, or MLCTL_CONFIG).
 
@@ -32,7 +46,13 @@ def context() -> None:
 @context.command("list")
 @click.pass_context
 def list_contexts(ctx: click.Context) -> None:
-    """List contexts; the current one is marked."""
+    """List contexts; the current one is marked.
+
+    \b
+    Examples:
+      mlctl context list
+      mlctl context list -o json | jq -r '.[] | select(.current) | .name'
+    """
     file = _file(ctx)
     rows = [
         {
@@ -44,14 +64,20 @@ def list_contexts(ctx: click.Context) -> None:
         }
         for name, values in sorted(file.contexts.items())
     ]
-    emit(rows, state(ctx).settings().output, empty=f"no contexts in {file.path}")
+    emit(rows, output_format(state(ctx).flags), empty=f"no contexts in {file.path}")
 
 
 @context.command("use")
 @click.argument("name")
 @click.pass_context
 def use_context(ctx: click.Context, name: str) -> None:
-    """Make NAME the current context."""
+    """Make NAME the current context (MLCTL_CONTEXT or --context still win for one run).
+
+    \b
+    Examples:
+      mlctl context use lab
+      mlctl --context prod status     # one command in another context, nothing saved
+    """
     file = _file(ctx)
     if name not in file.contexts:
         raise NotFound(
@@ -59,6 +85,7 @@ def use_context(ctx: click.Context, name: str) -> None:
         )
     file.current = name
     file.write()
+    _result(ctx, {"context": name, "current": True, "path": str(file.path)})
     note(f"now using context {name}")
 
 
@@ -72,10 +99,20 @@ def set_context(
 ) -> None:
     """Create or update context NAME with KEY=VALUE settings (KEY= removes one).
 
-    Keys: nomad_addr, nomad_namespace, nomad_region, nomad_cacert, vault_addr,
-    vault_cacert, artifact_store, datacenters, node_pool, runtime_image, ... Secrets
-    (tokens, passwords) are refused: they belong to `mlctl login` or the environment.
+    NAME is 1-63 lowercase letters, digits and '-'. Keys: nomad_addr,
+    nomad_namespace, nomad_region, nomad_cacert, vault_addr, vault_cacert,
+    artifact_store, datacenters, node_pool, runtime_image, ... Every value is checked
+    before anything is written. Secrets (tokens, passwords) are refused: they belong
+    to `mlctl login` or the environment.
+
+    \b
+    Examples:
+      mlctl context set lab nomad_addr=https://10.0.0.10:4646 --use
+      mlctl context set lab vault_addr=https://10.0.0.10:8200 nomad_namespace=team-a
+      mlctl context set lab artifact_store=https://10.0.0.10/models
+      mlctl context set lab nomad_cacert=      # remove a setting
     """
+    check_context_name(name)
     file = _file(ctx)
     values = dict(file.contexts.get(name, {}))
     for assignment in assignments:
@@ -88,12 +125,19 @@ def set_context(
         if raw == "":
             values.pop(key, None)
             continue
-        _coerce(key, raw, f"context {name}")  # validate before anything is written
+        try:
+            _coerce(key, raw, f"context {name}: {key}")  # check before anything is written
+        except ConfigError as error:
+            raise InvalidInput(error.message, hint=error.hint) from None
         values[key] = raw
     file.contexts[name] = values
     if make_current or file.current is None:
         file.current = name
     file.write()
+    _result(
+        ctx,
+        {"context": name, "current": file.current == name, "path": str(file.path), **values},
+    )
     note(f"context {name} saved to {file.path}")
 
 
@@ -101,19 +145,34 @@ def set_context(
 @click.argument("name")
 @click.pass_context
 def delete_context(ctx: click.Context, name: str) -> None:
-    """Delete context NAME."""
+    """Delete context NAME (if it was current, no context is current afterwards).
+
+    \b
+    Examples:
+      mlctl context delete lab
+    """
     file = _file(ctx)
     if file.contexts.pop(name, None) is None:
         raise NotFound(f"context {name!r} does not exist")
     if file.current == name:
         file.current = None
     file.write()
+    _result(ctx, {"context": name, "deleted": True, "path": str(file.path)})
     note(f"context {name} deleted")
 
 
 @context.command("show")
 @click.pass_context
 def show_context(ctx: click.Context) -> None:
-    """Show the settings in force after flags, environment and context (secrets hidden)."""
+    """Show the settings in force after flags, environment and context (secrets hidden).
+
+    The `context` line names the context in use (from --context, MLCTL_CONTEXT or the
+    file's current context).
+
+    \b
+    Examples:
+      mlctl context show
+      mlctl --context prod context show -o json
+    """
     settings: Settings = state(ctx).settings()
     emit(settings.to_public_dict(), settings.output)

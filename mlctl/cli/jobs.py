@@ -14,28 +14,30 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mlctl.cli.main import report, state
-from mlctl.errors import MlctlError
+from mlctl.cli.prompts import confirm
+from mlctl.errors import InvalidInput, MlctlError
 from mlctl.output import emit, emit_json, note
 
 if TYPE_CHECKING:
+    from mlctl.bundle.schema import BundleConfig
     from mlctl.deploy.pipeline import Overrides, Planned
+    from mlctl.deploy.replicas import ReplicaChoice
     from mlctl.deploy.watch import WatchResult
     from mlctl.nomad.client import NomadClient
     from mlctl.settings import Settings
 
+#: Nomad's wildcard namespace: list requests then cover every namespace the token may read.
+ALL_NAMESPACES = "*"
 BUNDLE = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
-def _namespace_option(func: Any) -> Any:
-    return click.option(
-        "--namespace",
-        "namespace",
-        metavar="NS",
-        help="Nomad namespace for this command (overrides -n / NOMAD_NAMESPACE).",
-    )(func)
-
-
 def _override_options(func: Any) -> Any:
+    func = click.option(
+        "--canary",
+        type=click.IntRange(0, 100),
+        metavar="N",
+        help="Canary allocations for this rollout (overrides update.canary; 0 = none).",
+    )(func)
     func = click.option(
         "--gpus",
         type=click.IntRange(0, 16),
@@ -47,8 +49,23 @@ def _override_options(func: Any) -> Any:
     return func
 
 
-def _settings(ctx: click.Context, namespace: str | None) -> Settings:
-    settings: Settings = state(ctx).settings(nomad_namespace=namespace)
+def _reset_option(func: Any) -> Any:
+    return click.option(
+        "--reset-replicas",
+        is_flag=True,
+        help="Use mlctl.yaml's replicas even if the running job was scaled to another count.",
+    )(func)
+
+
+def _settings(ctx: click.Context, *, every_namespace: bool = False) -> Settings:
+    """The settings in force; ``-n '*'`` only where a command can act on every namespace."""
+    settings: Settings = state(ctx).settings()
+    if settings.nomad_namespace == ALL_NAMESPACES and not every_namespace:
+        name = ctx.command_path
+        raise InvalidInput(
+            f"{name}: namespace '*' (every namespace) works only for listing with mlctl status",
+            hint="name one namespace with -n NS",
+        )
     return settings
 
 
@@ -58,10 +75,25 @@ def _client(settings: Settings) -> NomadClient:
     return nomad_client(settings)
 
 
-def _overrides(replicas: int | None, gpus: int | None) -> Overrides:
+def _overrides(replicas: int | None, gpus: int | None, canary: int | None) -> Overrides:
     from mlctl.deploy.pipeline import Overrides
 
-    return Overrides(replicas=replicas, gpus=gpus)
+    return Overrides(replicas=replicas, gpus=gpus, canary=canary)
+
+
+def _decide_replicas(
+    client: NomadClient, config: BundleConfig, overrides: Overrides, reset: bool
+) -> tuple[Overrides, ReplicaChoice]:
+    """Keep a live count a deploy would otherwise undo, or register the count the model's
+    schedule wants now, and say so in one line."""
+    from mlctl.deploy.pipeline import replicas_for
+    from mlctl.schedule.cli_hooks import for_deploy
+
+    scheduled = for_deploy(client, config, overrides.replicas)
+    decided, choice = replicas_for(client, config, overrides, reset=reset, scheduled=scheduled)
+    if choice.note:
+        note(f"{config.name}: {choice.note}")
+    return decided, choice
 
 
 def _fail_after_json(error: MlctlError, payload: dict[str, Any]) -> NoReturn:
@@ -87,15 +119,14 @@ def job() -> None:
 
 @job.command("render")
 @click.argument("bundle", type=BUNDLE)
-@_namespace_option
 @_override_options
 @click.pass_context
 def render_job(
     ctx: click.Context,
     bundle: Path,
-    namespace: str | None,
     replicas: int | None,
     gpus: int | None,
+    canary: int | None,
 ) -> None:
     """Print the HCL of BUNDLE's Nomad job (nothing is uploaded or submitted).
 
@@ -110,9 +141,9 @@ def render_job(
     """
     from mlctl.deploy.pipeline import packaged, render
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     with packaged(bundle) as archive:
-        rendered = render(settings, archive, _overrides(replicas, gpus))
+        rendered = render(settings, archive, _overrides(replicas, gpus, canary))
     if rendered.artifact_is_placeholder:
         note("note: no artifact store configured; the artifact URL is a placeholder")
     if settings.output == "json":
@@ -143,7 +174,14 @@ def _plan_payload(planned: Planned) -> dict[str, Any]:
     return {
         **plan_summary(planned.plan),
         "placement_failures": [
-            {"group": f.group, "summary": f.summary, "reasons": f.reasons, "hint": f.hint}
+            {
+                "group": f.group,
+                "unplaced": f.unplaced,
+                "wanted": f.wanted,
+                "summary": f.summary,
+                "reasons": f.reasons,
+                "hint": f.hint,
+            }
             for f in planned.failures
         ],
     }
@@ -165,16 +203,17 @@ def _refuse(planned: Planned, as_json: bool, payload: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("bundle", type=BUNDLE)
-@_namespace_option
 @_override_options
+@_reset_option
 @click.option("-v", "--verbose", is_flag=True, help="Show every field of a new job.")
 @click.pass_context
 def plan(
     ctx: click.Context,
     bundle: Path,
-    namespace: str | None,
     replicas: int | None,
     gpus: int | None,
+    canary: int | None,
+    reset_replicas: bool,
     verbose: bool,
 ) -> None:
     """Show what deploying BUNDLE would change, and whether Nomad can place it.
@@ -192,12 +231,16 @@ def plan(
     """
     from mlctl.deploy import pipeline
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
+    client = _client(settings)
     with pipeline.packaged(bundle) as archive:
-        rendered = pipeline.render(settings, archive, _overrides(replicas, gpus))
-    planned = pipeline.plan(_client(settings), rendered.hcl)
+        overrides, choice = _decide_replicas(
+            client, archive.config, _overrides(replicas, gpus, canary), reset_replicas
+        )
+        rendered = pipeline.render(settings, archive, overrides)
+    planned = pipeline.plan(client, rendered.hcl)
     as_json = settings.output == "json"
-    payload = _plan_payload(planned)
+    payload = {**_plan_payload(planned), "replicas": choice.count, "replicas_from": choice.source}
     if not as_json:
         _print_plan(planned, verbose)  # the diff first, then why it cannot be placed
     _refuse(planned, as_json, payload)
@@ -245,11 +288,13 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
     payload = result.to_dict()
     description = payload.get("status_description") or ""
     what = f"{model} {release} (job version {result.job_version})"
+    explained = bool(result.failures or result.unplaced)
     error: MlctlError | None = None
     if result.outcome is Outcome.REVERTED:
         error = DeploymentReverted(
             f"{what} failed and Nomad rolled back to version {result.reverted_to}: {description}",
-            hint=f"see why above; mlctl logs {model} --stderr shows the task's output",
+            hint=("see why above; " if explained else "")
+            + f"mlctl logs {model} --stderr shows the task's output",
         )
     elif result.outcome is Outcome.FAILED:
         error = DeploymentFailed(
@@ -268,6 +313,8 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
         return
     for failure in result.failures:
         click.echo(failure.text, err=True)
+    for unplaced in result.unplaced:
+        click.echo(f"cannot place {unplaced.text}", err=True)
     if error is not None:
         raise error
     messages = {
@@ -282,8 +329,8 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
 
 @click.command()
 @click.argument("bundle", type=BUNDLE)
-@_namespace_option
 @_override_options
+@_reset_option
 @click.option(
     "--wait/--detach",
     default=True,
@@ -302,9 +349,10 @@ def _report_result(result: WatchResult, model: str, release: str, as_json: bool)
 def deploy(
     ctx: click.Context,
     bundle: Path,
-    namespace: str | None,
     replicas: int | None,
     gpus: int | None,
+    canary: int | None,
+    reset_replicas: bool,
     wait: bool,
     timeout: float,
     force: bool,
@@ -313,9 +361,15 @@ def deploy(
 
     Validates and packages the bundle, renders its job, has Nomad parse and plan it
     (stopping with status 10 and the reason when it cannot be placed), uploads the
-    bundle to the artifact store, registers the job and follows the deployment until it is healthy,
-    fails, or the timeout passes. On failure it prints the failing allocations' task
-    events and whether Nomad rolled back.
+    bundle to the artifact store, registers the job and follows the deployment until
+    it is healthy, fails, or the timeout passes. On failure it prints the failing
+    allocations' task events, why Nomad could not place allocations, and whether
+    Nomad rolled back.
+
+    A running model keeps its current replica count (set by mlctl scale, say) unless
+    --replicas or --reset-replicas says otherwise; a note says so. With canaries
+    (--canary N or update.canary in mlctl.yaml) an update stops once N new
+    allocations are healthy, and `mlctl promote MODEL` rolls it out to the rest.
 
     \b
     Exit statuses: 0 deployed (or canaries waiting for mlctl promote), 10 cannot be
@@ -325,40 +379,72 @@ def deploy(
     Examples:
       mlctl deploy examples/iris
       mlctl deploy ./bert --namespace team-a --replicas 2 --gpus 1
+      mlctl deploy examples/iris --canary 1 && mlctl promote iris
+      mlctl deploy examples/iris --reset-replicas     # back to mlctl.yaml's replicas
       mlctl deploy examples/iris --detach
-      mlctl -o json deploy examples/iris --timeout 300
+      mlctl deploy examples/iris -o json --timeout 300
     """
     from mlctl.deploy import pipeline
-    from mlctl.deploy.display import RolloutDisplay
-    from mlctl.deploy.outcome import Outcome
-    from mlctl.deploy.watch import WatchResult, follow
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     as_json = settings.output == "json"
     client = _client(settings)
     with pipeline.packaged(bundle) as archive:
         config = archive.config
         note(f"packaged {config.name} {config.version}: {archive.size} bytes")
-        rendered = pipeline.render(
-            settings, archive, _overrides(replicas, gpus), require_store=True
+        overrides, choice = _decide_replicas(
+            client, config, _overrides(replicas, gpus, canary), reset_replicas
         )
+        rendered = pipeline.render(settings, archive, overrides, require_store=True)
         # Plan before uploading: planning needs the same Nomad rights as registering,
         # so a user who may not deploy here, or a job that cannot be placed, is
         # refused before anything is written to the artifact store.
-        planned = pipeline.plan(client, rendered.hcl)
-        if not as_json:
-            _print_plan(planned, verbose=False, stream_err=True)
-        if not force:
-            _refuse(planned, as_json, {"outcome": "unplaceable", **_plan_payload(planned)})
-        for failure in planned.failures:
-            note(f"warning: --force: cannot place {failure.text}")
+        planned = _plan_for_deploy(client, rendered.hcl, as_json, force)
+        if choice.scheduled is not None:
+            from mlctl.schedule.cli_hooks import store_for_deploy
+
+            store_for_deploy(client, choice.scheduled, by=_who(settings))
         with _upload_progress(not as_json) as progress:
             pipeline.upload(settings, archive, progress)
     note(f"bundle at {rendered.artifact_url}")
+    _register_and_follow(client, planned, config, wait=wait, timeout=timeout, as_json=as_json)
+
+
+def _plan_for_deploy(client: NomadClient, hcl: str, as_json: bool, force: bool) -> Planned:
+    """Plan, show the diff, and refuse an unplaceable job unless --force."""
+    from mlctl.deploy import pipeline
+
+    planned = pipeline.plan(client, hcl)
+    if not as_json:
+        _print_plan(planned, verbose=False, stream_err=True)
+    if not force:
+        _refuse(planned, as_json, {"outcome": "unplaceable", **_plan_payload(planned)})
+    for failure in planned.failures:
+        note(f"warning: --force: cannot place {failure.text}")
+    return planned
+
+
+def _register_and_follow(
+    client: NomadClient,
+    planned: Planned,
+    config: BundleConfig,
+    *,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Register the planned job, then watch its deployment (or return at once)."""
+    from mlctl.deploy import pipeline
+    from mlctl.deploy.display import RolloutDisplay
+    from mlctl.deploy.outcome import Outcome
+    from mlctl.deploy.watch import WatchResult, follow
+
     written = pipeline.register(client, planned)
     version = int(client.jobs.read(planned.job_id).get("Version", 0))
     note(f"registered {planned.job_id} version {version} (evaluation {written.get('EvalID', '-')})")
     unchanged = (planned.plan.get("Diff") or {}).get("Type") == "None"
+    if not sum(int(g.get("Count") or 0) for g in planned.job.get("TaskGroups") or []):
+        wait = False  # nothing starts, so there is no rollout to watch (a schedule starts it)
     if not wait or unchanged:
         outcome = Outcome.UNCHANGED if unchanged else Outcome.DETACHED
         result = WatchResult(outcome, planned.job_id, version)
@@ -369,9 +455,7 @@ def deploy(
         else:
             _report_result(result, config.name, config.version, as_json)
         return
-    with RolloutDisplay(
-        f"{config.name} {config.version}", live=None if not as_json else False
-    ) as view:
+    with RolloutDisplay(f"{config.name} {config.version}", live=False if as_json else None) as view:
         result = follow(client, planned.job_id, version, timeout, None if as_json else view.update)
     _report_result(result, config.name, config.version, as_json)
 
@@ -403,9 +487,8 @@ ALLOC_COLUMNS = {
 
 @click.command()
 @click.argument("model", required=False)
-@_namespace_option
 @click.pass_context
-def status(ctx: click.Context, model: str | None, namespace: str | None) -> None:
+def status(ctx: click.Context, model: str | None) -> None:
     """Show deployed models, or one MODEL in detail with its allocations.
 
     For each model: its version, desired/running/healthy replicas, GPUs in use and
@@ -415,20 +498,15 @@ def status(ctx: click.Context, model: str | None, namespace: str | None) -> None
     Examples:
       mlctl status
       mlctl status iris
-      mlctl -o json status --namespace team-a
+      mlctl status -n team-a -o json
+      mlctl status -n '*'          # every namespace your token may read
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx, every_namespace=model is None)
     client = _client(settings)
     if model is None:
-        rows = lifecycle.list_models(client)
-        emit(
-            rows,
-            settings.output,
-            columns=STATUS_COLUMNS,
-            empty=f"no models deployed in namespace {client.namespace}",
-        )
+        _list_models(settings, client)
         return
     detail = lifecycle.model_detail(client, model)
     if settings.output == "json":
@@ -446,6 +524,27 @@ def status(ctx: click.Context, model: str | None, namespace: str | None) -> None
     )
     click.echo()
     emit(detail["allocations"], "table", columns=ALLOC_COLUMNS, empty="no allocations")
+    for text in detail["placement_failures"]:
+        note(f"waiting for capacity: cannot place {text}")
+
+
+def _list_models(settings: Settings, client: NomadClient) -> None:
+    """The status table of one namespace, or of every namespace with ``-n '*'``."""
+    from mlctl.deploy import lifecycle
+
+    if client.namespace != ALL_NAMESPACES:
+        rows = lifecycle.list_models(client)
+        if not rows:
+            lifecycle.require_namespace(client)
+        empty = f"no models deployed in namespace {client.namespace}"
+        emit(rows, settings.output, columns=STATUS_COLUMNS, empty=empty)
+        return
+    rows = []
+    for namespace in lifecycle.model_namespaces(client):
+        scoped = _client(settings.with_overrides(nomad_namespace=namespace))
+        rows += [{"namespace": namespace, **row} for row in lifecycle.list_models(scoped)]
+    columns = {"namespace": "NAMESPACE", **STATUS_COLUMNS}
+    emit(rows, settings.output, columns=columns, empty="no models deployed in any namespace")
 
 
 # --------------------------------------------------------------------------- scale / stop
@@ -460,9 +559,8 @@ def _who(settings: Settings) -> str:
 @click.command()
 @click.argument("model")
 @click.argument("replicas", type=click.IntRange(0, 1000))
-@_namespace_option
 @click.pass_context
-def scale(ctx: click.Context, model: str, replicas: int, namespace: str | None) -> None:
+def scale(ctx: click.Context, model: str, replicas: int) -> None:
     """Set MODEL's replica count to REPLICAS (0 keeps the job but runs nothing).
 
     Nomad refuses to scale while a deployment is rolling out (status 9): wait for it,
@@ -475,9 +573,13 @@ def scale(ctx: click.Context, model: str, replicas: int, namespace: str | None) 
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
-    response = lifecycle.scale(_client(settings), model, replicas, by=_who(settings))
+    settings = _settings(ctx)
+    client = _client(settings)
+    response = lifecycle.scale(client, model, replicas, by=_who(settings))
     result = {"model": model, "replicas": replicas, "eval_id": response.get("EvalID")}
+    from mlctl.schedule.cli_hooks import after_manual_scale
+
+    result.update(after_manual_scale(client, model, replicas, by=_who(settings)))
     if settings.output == "json":
         emit_json(result)
     else:
@@ -486,11 +588,10 @@ def scale(ctx: click.Context, model: str, replicas: int, namespace: str | None) 
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.option("--purge", is_flag=True, help="Also remove the job and its history from Nomad.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def stop(ctx: click.Context, model: str, namespace: str | None, purge: bool, yes: bool) -> None:
+def stop(ctx: click.Context, model: str, purge: bool, yes: bool) -> None:
     """Stop every replica of MODEL (with --purge, forget its versions too).
 
     \b
@@ -500,12 +601,8 @@ def stop(ctx: click.Context, model: str, namespace: str | None, purge: bool, yes
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError(f"stopping {model} needs confirmation: add --yes")
-        what = "stop and purge" if purge else "stop"
-        click.confirm(f"{what} model {model}?", abort=True, err=True)
+    settings = _settings(ctx)
+    confirm(f"{'stop and purge' if purge else 'stop'} model {model}?", yes)
     response = lifecycle.stop(_client(settings), model, purge)
     result = {"model": model, "purged": purge, "eval_id": response.get("EvalID")}
     if settings.output == "json":
@@ -516,9 +613,8 @@ def stop(ctx: click.Context, model: str, namespace: str | None, purge: bool, yes
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
+def restart(ctx: click.Context, model: str) -> None:
     """Restart MODEL's running allocations in place (same nodes, same version).
 
     \b
@@ -527,7 +623,7 @@ def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     restarted = lifecycle.restart(_client(settings), model)
     if settings.output == "json":
         emit_json({"model": model, "restarted": restarted})
@@ -537,7 +633,6 @@ def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.option(
     "--version",
     "to_version",
@@ -545,7 +640,7 @@ def restart(ctx: click.Context, model: str, namespace: str | None) -> None:
     help="Job version to return to [default: the previous stable one].",
 )
 @click.pass_context
-def rollback(ctx: click.Context, model: str, namespace: str | None, to_version: int | None) -> None:
+def rollback(ctx: click.Context, model: str, to_version: int | None) -> None:
     """Roll MODEL back to an earlier job version (Nomad registers it as a new version).
 
     \b
@@ -556,7 +651,7 @@ def rollback(ctx: click.Context, model: str, namespace: str | None, to_version: 
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     result = lifecycle.rollback(_client(settings), model, to_version)
     if settings.output == "json":
         emit_json(result)
@@ -569,9 +664,8 @@ def rollback(ctx: click.Context, model: str, namespace: str | None, to_version: 
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def promote(ctx: click.Context, model: str, namespace: str | None) -> None:
+def promote(ctx: click.Context, model: str) -> None:
     """Promote MODEL's healthy canaries so the rollout continues.
 
     \b
@@ -580,7 +674,7 @@ def promote(ctx: click.Context, model: str, namespace: str | None) -> None:
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     result = lifecycle.promote(_client(settings), model)
     if settings.output == "json":
         emit_json(result)
@@ -602,9 +696,8 @@ HISTORY_COLUMNS = {
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def history(ctx: click.Context, model: str, namespace: str | None) -> None:
+def history(ctx: click.Context, model: str) -> None:
     """List MODEL's job versions: when, which bundle, who deployed, and stability.
 
     \b
@@ -614,7 +707,7 @@ def history(ctx: click.Context, model: str, namespace: str | None) -> None:
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     rows = lifecycle.history(_client(settings), model)
     if settings.output != "json":
         rows = [{**r, "bundle_sha256": (r["bundle_sha256"] or "")[:8] or None} for r in rows]
@@ -629,7 +722,6 @@ BYTES_PER_LINE = 200
 
 @click.command()
 @click.argument("model")
-@_namespace_option
 @click.option("--alloc", "alloc_prefix", metavar="ID", help="Allocation ID (or a prefix of it).")
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new output until Ctrl-C.")
 @click.option("--stderr", "use_stderr", is_flag=True, help="Show stderr instead of stdout.")
@@ -638,7 +730,6 @@ BYTES_PER_LINE = 200
 def logs(
     ctx: click.Context,
     model: str,
-    namespace: str | None,
     alloc_prefix: str | None,
     follow: bool,
     use_stderr: bool,
@@ -654,7 +745,7 @@ def logs(
     """
     from mlctl.deploy import lifecycle
 
-    settings = _settings(ctx, namespace)
+    settings = _settings(ctx)
     client = _client(settings)
     job_spec = lifecycle.read_model(client, model)
     allocs, _ = client.jobs.allocations(job_spec["ID"])

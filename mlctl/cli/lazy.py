@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import click
 
+from mlctl.cli.options import Group, apply_global_options
+from mlctl.extras import missing_extra
+
 
 @dataclass(frozen=True)
 class LazyCommand:
@@ -36,8 +39,11 @@ class LazyCommand:
         return command
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are :class:`LazyCommand` entries."""
+class LazyGroup(Group):
+    """A group whose subcommands are :class:`LazyCommand` entries.
+
+    Every command it hands out carries the global options (see :mod:`mlctl.cli.options`).
+    """
 
     def __init__(self, *args: object, lazy: Mapping[str, LazyCommand], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -48,8 +54,16 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
-            return self.lazy[cmd_name].load()
-        return super().get_command(ctx, cmd_name)
+            try:
+                loaded = self.lazy[cmd_name].load()
+            except ImportError as error:
+                mapped = missing_extra(error, f"{ctx.command_path} {cmd_name}")
+                if mapped is None:
+                    raise
+                raise mapped from error
+            return apply_global_options(loaded)
+        command = super().get_command(ctx, cmd_name)
+        return apply_global_options(command) if command is not None else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
 from mlctl import __version__
 from mlctl.cli.lazy import LazyCommand, LazyGroup
+from mlctl.cli.options import CliState, apply_global_options, state
 from mlctl.errors import ExitStatus, MlctlError
 
 COMMANDS: dict[str, LazyCommand] = {
@@ -50,32 +50,9 @@ Examples:
   mlctl deploy examples/iris --namespace team-a
   mlctl status -o json
 
+Global options work before or after the command; the one nearest the end wins.
 Exit statuses are listed in the README ("Exit statuses").
 """
-
-
-@dataclass
-class CliState:
-    """What the root group passes to every command: global flags and lazily loaded settings."""
-
-    flags: dict[str, Any] = field(default_factory=dict)
-    _settings: Any = None
-
-    def settings(self, **overrides: Any) -> Any:
-        """The resolved :class:`mlctl.settings.Settings`, with per-command flag overrides."""
-        from mlctl.settings import load_settings
-
-        if self._settings is None:
-            self._settings = load_settings(self.flags)
-        return self._settings.with_overrides(**overrides) if overrides else self._settings
-
-
-def state(ctx: click.Context) -> CliState:
-    """The :class:`CliState` of the running command (a fresh one when called bare)."""
-    root = ctx.find_root()
-    if not isinstance(root.obj, CliState):
-        root.obj = CliState()
-    return root.obj
 
 
 @click.group(
@@ -85,39 +62,19 @@ def state(ctx: click.Context) -> CliState:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "--version", prog_name="mlctl")
-@click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), help="Output format [default: table]."
-)
-@click.option("--debug", is_flag=True, default=None, help="Show tracebacks for errors.")
-@click.option("--context", "context", metavar="NAME", help="Use this context from the config file.")
-@click.option("--nomad-addr", metavar="URL", help="Nomad API address (NOMAD_ADDR).")
-@click.option("--vault-addr", metavar="URL", help="Vault API address (VAULT_ADDR).")
-@click.option("-n", "--namespace", metavar="NS", help="Nomad namespace (NOMAD_NAMESPACE).")
-@click.option("--region", metavar="REGION", help="Nomad region (NOMAD_REGION).")
-@click.option("--ca-cert", metavar="PATH", help="CA bundle for Nomad and Vault TLS.")
-@click.option("--skip-verify", is_flag=True, default=None, help="Skip TLS verification (insecure).")
 @click.pass_context
-def cli(ctx: click.Context, /, **options: Any) -> None:
+def cli(ctx: click.Context, /) -> None:
     """mlctl: take a trained model to a scheduled, monitored service on a Nomad GPU cluster."""
-    flags = {
-        "output": options["output"],
-        "debug": options["debug"],
-        "context": options["context"],
-        "nomad_addr": options["nomad_addr"],
-        "vault_addr": options["vault_addr"],
-        "nomad_namespace": options["namespace"],
-        "nomad_region": options["region"],
-        "nomad_cacert": options["ca_cert"],
-        "vault_cacert": options["ca_cert"],
-        "nomad_skip_verify": options["skip_verify"],
-        "vault_skip_verify": options["skip_verify"],
-    }
-    ctx.obj = CliState(flags={k: v for k, v in flags.items() if v is not None})
+    state(ctx)  # the global options' callbacks have already recorded their values
+
+
+apply_global_options(cli)
 
 
 def program(argv: Sequence[str] | None = None) -> int:
     """Run the command line; exceptions propagate (``main`` handles them)."""
-    result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    args = list(argv) if argv is not None else None
+    result = cli.main(args=args, prog_name="mlctl", standalone_mode=False)
     return int(result) if isinstance(result, int) else 0
 
 
@@ -126,12 +83,18 @@ def _wants_debug(argv: Sequence[str]) -> bool:
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether errors should also go to stdout as JSON: the last -o/--output wins."""
+    chosen = os.environ.get("MLCTL_OUTPUT")
     for index, arg in enumerate(argv):
+        if arg == "--":
+            break
         if arg in {"-o", "--output"} and index + 1 < len(argv):
-            return argv[index + 1] == "json"
-        if arg in {"--output=json", "-ojson"}:
-            return True
-    return os.environ.get("MLCTL_OUTPUT") == "json"
+            chosen = argv[index + 1]
+        elif arg.startswith("--output="):
+            chosen = arg.partition("=")[2]
+        elif arg.startswith("-o") and len(arg) > 2 and not arg.startswith("--"):
+            chosen = arg[2:]
+    return chosen == "json"
 
 
 def report(error: MlctlError, as_json: bool) -> None:
@@ -168,15 +131,23 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except Exception as error:
         if debug:
             raise
+        from mlctl.extras import missing_extra
         from mlctl.redact import scrub
 
-        sys.stderr.write(
-            scrub(f"mlctl: error: internal error: {type(error).__name__}: {error}")
-            + " (a bug: rerun with --debug and report the traceback)\n"
-        )
-        status = int(ExitStatus.INTERNAL)
+        mapped = missing_extra(error, "mlctl") if isinstance(error, ImportError) else None
+        if mapped is not None:
+            report(mapped, _wants_json(args))
+            status = int(mapped.status)
+        else:
+            sys.stderr.write(
+                scrub(f"mlctl: error: internal error: {type(error).__name__}: {error}")
+                + " (a bug: rerun with --debug and report the traceback)\n"
+            )
+            status = int(ExitStatus.INTERNAL)
     sys.exit(status)
 
+
+__all__ = ["COMMANDS", "CliState", "cli", "main", "program", "report", "state"]
 
 if __name__ == "__main__":
     main()

@@ -36,15 +36,6 @@ WINDOW_COLUMNS = {
 NEXT_COLUMNS = {"local": "WHEN (SCHEDULE ZONE)", "at": "UTC", "replicas": "REPLICAS"}
 
 
-def _namespace_option(func: Any) -> Any:
-    return click.option(
-        "--namespace",
-        "namespace",
-        metavar="NS",
-        help="Nomad namespace of the model (overrides -n / NOMAD_NAMESPACE).",
-    )(func)
-
-
 def _at_option(func: Any) -> Any:
     return click.option(
         "--at",
@@ -54,10 +45,17 @@ def _at_option(func: Any) -> Any:
     )(func)
 
 
-def _setup(ctx: click.Context, namespace: str | None) -> tuple[Settings, NomadClient]:
+def _setup(ctx: click.Context, *, every_namespace: bool = False) -> tuple[Settings, NomadClient]:
+    """Settings and client; ``-n '*'`` (every namespace) only for ``schedule list``."""
+    from mlctl.errors import InvalidInput
     from mlctl.session import nomad_client
 
-    settings: Settings = state(ctx).settings(nomad_namespace=namespace)
+    settings: Settings = state(ctx).settings()
+    if settings.nomad_namespace == "*" and not every_namespace:
+        raise InvalidInput(
+            f"{ctx.command_path}: namespace '*' works only with mlctl schedule list",
+            hint="name the model's namespace with -n NS",
+        )
     return settings, nomad_client(settings)
 
 
@@ -107,7 +105,6 @@ def schedule() -> None:
 
 @schedule.command("add")
 @click.argument("model")
-@_namespace_option
 @click.option("--window", "window", metavar="TEXT", help='Weekly: "DAYS HH:MM-HH:MM ZONE".')
 @click.option("--start", metavar="CRON", help="Cron pair: opens at these fires.")
 @click.option("--stop", metavar="CRON", help="Cron pair: closes at these fires.")
@@ -129,7 +126,6 @@ def schedule() -> None:
 def add(
     ctx: click.Context,
     model: str,
-    namespace: str | None,
     window: str | None,
     start: str | None,
     stop: str | None,
@@ -169,7 +165,7 @@ def add(
             "down": down or None,
         }
     )
-    settings, client = _setup(ctx, namespace)
+    settings, client = _setup(ctx)
     now = datetime.now(UTC)
     doc = service.add_window(
         client, model, spec, by=_who(settings), now=now, idle_replicas=idle_replicas
@@ -197,11 +193,10 @@ def _print_schedule(
 
 
 @schedule.command("list")
-@_namespace_option
 @click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace you may read.")
 @_at_option
 @click.pass_context
-def list_(ctx: click.Context, namespace: str | None, all_namespaces: bool, at: str | None) -> None:
+def list_(ctx: click.Context, all_namespaces: bool, at: str | None) -> None:
     """List scheduled models: windows, state now, next start and stop (zone and UTC).
 
     The state is "up N", "down", "paused", or "override N until …" after a manual
@@ -210,14 +205,16 @@ def list_(ctx: click.Context, namespace: str | None, all_namespaces: bool, at: s
     \b
     Examples:
       mlctl schedule list
-      mlctl schedule list --all-namespaces
+      mlctl schedule list --all-namespaces      # or: -n '*'
+      mlctl schedule list -n team-a
       mlctl -o json schedule list | jq '.[] | select(.state == "down")'
     """
     from mlctl.schedule import store
     from mlctl.schedule.view import list_row
 
-    settings, client = _setup(ctx, namespace)
+    settings, client = _setup(ctx, every_namespace=True)
     now = _now(at)
+    all_namespaces = all_namespaces or settings.nomad_namespace == "*"
     entries = store.list_entries(client, "*" if all_namespaces else None)
     rows = [list_row(e.namespace, e.model, e.doc, now) for e in entries]
     if settings.output == "json":
@@ -233,10 +230,9 @@ def list_(ctx: click.Context, namespace: str | None, all_namespaces: bool, at: s
 
 @schedule.command("show")
 @click.argument("model")
-@_namespace_option
 @_at_option
 @click.pass_context
-def show(ctx: click.Context, model: str, namespace: str | None, at: str | None) -> None:
+def show(ctx: click.Context, model: str, at: str | None) -> None:
     """Show MODEL's windows (numbered for rm --window), its state and next transitions.
 
     \b
@@ -248,7 +244,7 @@ def show(ctx: click.Context, model: str, namespace: str | None, at: str | None) 
     from mlctl.schedule import store
 
     _check_model(model)
-    settings, client = _setup(ctx, namespace)
+    settings, client = _setup(ctx)
     entry = store.read(client, model)
     if entry is None:
         raise _no_schedule(model, client.namespace)
@@ -266,7 +262,6 @@ def _no_schedule(model: str, namespace: str) -> Exception:
 
 @schedule.command("next")
 @click.argument("model")
-@_namespace_option
 @_at_option
 @click.option(
     "-n",
@@ -277,9 +272,7 @@ def _no_schedule(model: str, namespace: str) -> Exception:
     help="How many transitions.",
 )
 @click.pass_context
-def next_(
-    ctx: click.Context, model: str, namespace: str | None, at: str | None, count: int
-) -> None:
+def next_(ctx: click.Context, model: str, at: str | None, count: int) -> None:
     """The next transitions of MODEL's schedule, from now or from --at.
 
     Check a schedule before trusting it, across DST changes included. With -o json:
@@ -296,7 +289,7 @@ def next_(
     from mlctl.schedule.view import format_instant, schedule_zone
 
     _check_model(model)
-    settings, client = _setup(ctx, namespace)
+    settings, client = _setup(ctx)
     entry = store.read(client, model)
     if entry is None:
         raise _no_schedule(model, client.namespace)
@@ -312,10 +305,9 @@ def next_(
 
 @schedule.command("rm")
 @click.argument("model")
-@_namespace_option
 @click.option("--window", "which", metavar="K", help="Only window K (its number or text).")
 @click.pass_context
-def rm(ctx: click.Context, model: str, namespace: str | None, which: str | None) -> None:
+def rm(ctx: click.Context, model: str, which: str | None) -> None:
     """Remove MODEL's schedule, or one window of it (--window K as schedule show numbers it).
 
     The model keeps the replica count it has; removing the last window removes the
@@ -330,7 +322,7 @@ def rm(ctx: click.Context, model: str, namespace: str | None, which: str | None)
     from mlctl.schedule import service
 
     _check_model(model)
-    settings, client = _setup(ctx, namespace)
+    settings, client = _setup(ctx)
     now = datetime.now(UTC)
     doc = service.remove(client, model, which, by=_who(settings), now=now)
     if settings.output == "json":
@@ -347,11 +339,11 @@ def rm(ctx: click.Context, model: str, namespace: str | None, which: str | None)
         click.echo(f"{model}: window {which} removed; {len(doc.windows)} left")
 
 
-def _pause(ctx: click.Context, model: str, namespace: str | None, paused: bool) -> None:
+def _pause(ctx: click.Context, model: str, paused: bool) -> None:
     from mlctl.schedule import service
 
     _check_model(model)
-    settings, client = _setup(ctx, namespace)
+    settings, client = _setup(ctx)
     service.set_paused(client, model, paused, by=_who(settings), now=datetime.now(UTC))
     if settings.output == "json":
         emit_json({"model": model, "paused": paused})
@@ -363,27 +355,137 @@ def _pause(ctx: click.Context, model: str, namespace: str | None, paused: bool) 
 
 @schedule.command("pause")
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def pause(ctx: click.Context, model: str, namespace: str | None) -> None:
+def pause(ctx: click.Context, model: str) -> None:
     """Stop applying MODEL's schedule (its windows are kept; resume brings it back).
 
     \b
     Examples:
       mlctl schedule pause iris
     """
-    _pause(ctx, model, namespace, True)
+    _pause(ctx, model, True)
 
 
 @schedule.command("resume")
 @click.argument("model")
-@_namespace_option
 @click.pass_context
-def resume(ctx: click.Context, model: str, namespace: str | None) -> None:
+def resume(ctx: click.Context, model: str) -> None:
     """Apply MODEL's schedule again after a pause (this also ends a manual override).
 
     \b
     Examples:
       mlctl schedule resume iris
     """
-    _pause(ctx, model, namespace, False)
+    _pause(ctx, model, False)
+
+
+REPORT_COLUMNS = {
+    "opened": "OPENED (UTC)",
+    "closed": "CLOSED",
+    "replicas": "REPLICAS",
+    "healthy_after_s": "HEALTHY AFTER S",
+    "stopped_after_s": "STOPPED AFTER S",
+    "answered": "ANSWERED",
+}
+
+
+def _since(text: str | None, now: datetime) -> datetime:
+    """``--since``: an ISO 8601 instant, or a duration back from now (``7d``, ``12h``, ``30m``)."""
+    import re
+    from datetime import timedelta
+
+    from mlctl.schedule.problems import ScheduleInvalid
+
+    if text is None:
+        return now - timedelta(days=7)
+    match = re.fullmatch(r"(\d{1,5})([dhm])", text.strip())
+    if match:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+        return now - timedelta(**{unit: int(match.group(1))})
+    try:
+        return _now(text)
+    except ScheduleInvalid:
+        raise ScheduleInvalid(
+            f"--since: {text!r} is neither an ISO 8601 instant nor a duration like 7d, 12h, 30m"
+        ) from None
+
+
+@schedule.command("report")
+@click.argument("model")
+@click.option("--since", metavar="WHEN", help="ISO 8601 instant or 7d / 12h / 30m ago [7d].")
+@click.option(
+    "--event-log",
+    "event_log",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="The monitor's event log [MLCTL_STATE_DIR/monitor/events.jsonl].",
+)
+@click.pass_context
+def report_(
+    ctx: click.Context,
+    model: str,
+    since: str | None,
+    event_log: str | None,
+) -> None:
+    """Schedule compliance: did MODEL follow its schedule? (from the monitor's probes)
+
+    For each period the schedule wanted the model up: how long after opening it became
+    healthy, how long after closing it stopped answering, and the fraction of the period
+    it answered its probes. "-" means the monitor had no probe data for it.
+
+    \b
+    Examples:
+      mlctl schedule report iris
+      mlctl schedule report iris --since 30d
+      mlctl -o json schedule report iris --since 2025-03-01T00:00:00Z
+    """
+    from pathlib import Path
+
+    from mlctl.schedule import store
+    from mlctl.schedule.report import report
+    from mlctl.schedule.timeline import iso_utc
+
+    _check_model(model)
+    settings, client = _setup(ctx)
+    entry = store.read(client, model)
+    if entry is None:
+        raise _no_schedule(model, client.namespace)
+    now = datetime.now(UTC)
+    start = _since(since, now)
+    path = Path(event_log) if event_log else settings.state_dir / "monitor" / "events.jsonl"
+    events = _probe_events(path, model, entry.namespace)
+    rows = report(entry.doc.schedule(), events, start, now)
+    if settings.output == "json":
+        emit_json({"model": model, "since": iso_utc(start), "until": iso_utc(now), "windows": rows})
+        return
+    if not events:
+        note(f"note: no probe history for {model} in {path}; is the monitor running there?")
+    for row in rows:
+        fraction = row["answered_fraction"]
+        row["answered"] = f"{fraction:.1%}" if isinstance(fraction, float) else None
+    emit(rows, "table", columns=REPORT_COLUMNS, empty=f"{model}: no window since {iso_utc(start)}")
+
+
+def _probe_events(path: Any, model: str, namespace: str) -> list[dict[str, Any]]:
+    """The ``probe`` events of one model from the monitor's JSONL event log (and its
+    rotated files, oldest first); unreadable lines are skipped."""
+    import json
+
+    files = [*sorted(path.parent.glob(path.name + ".*"), reverse=True), path]
+    events = []
+    for file in files:
+        if not file.is_file():
+            continue
+        with file.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if (
+                    isinstance(record, dict)
+                    and record.get("kind") == "probe"
+                    and record.get("model") == model
+                    and record.get("namespace", namespace) == namespace
+                ):
+                    events.append(record)
+    return events

@@ -6,16 +6,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlctl.cli.auth import read_password
 from mlctl.cli.main import state
-from mlctl.output import emit, note
+from mlctl.cli.prompts import confirm, read_password
+from mlctl.cli.vault import report, reporting_partial
+from mlctl.output import emit, emit_json, note
 
 if TYPE_CHECKING:
+    from mlctl.nomad.client import NomadClient
     from mlctl.settings import Settings
     from mlctl.vault.client import Vault
 
 ROLES = ["admin", "operator", "data-scientist", "viewer"]
-CHANGE_COLUMNS = {"system": "SYSTEM", "kind": "KIND", "name": "NAME", "action": "ACTION"}
 
 
 @click.group()
@@ -47,6 +48,7 @@ def _vault(ctx: click.Context) -> tuple[Settings, Vault]:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
 @click.option(
+    "-n",
     "--namespace",
     "namespaces",
     multiple=True,
@@ -65,28 +67,52 @@ def add(
       mlctl user add alice --role data-scientist --namespace team-a --namespace team-b
       printf '%s\\n' "$PW" | mlctl user add ops1 --role operator --password-stdin
     """
-    from mlctl.session import nomad_client
-    from mlctl.vault.roles import Role, check_grant, check_username
-    from mlctl.vault.users import add_user, check_password
+    from mlctl.access.roles import Role, check_grant, check_username
+    from mlctl.access.users import add_user, check_password
 
     settings, vault = _vault(ctx)
     check_username(name)
     check_grant(Role(role), namespaces)
     password = check_password(read_password(password_stdin, confirm=True))
-    changes = add_user(
-        vault, lambda: nomad_client(settings), name, Role(role), namespaces, password
-    )
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    grant = Role(role)
+    with reporting_partial(settings.output):
+        changes = add_user(vault, lambda: _nomad_admin(settings), name, grant, namespaces, password)
+    report(changes, settings.output)
     note(f"user {name} added as {role}; they can now run: mlctl login {name}")
+
+
+def _nomad_admin(settings: Settings) -> NomadClient:
+    """A Nomad client that may create namespaces and policies, or a clear AuthError.
+
+    Right after `mlctl vault bootstrap` the operator holds Vault's root token but no
+    Nomad token: they add the first admin, log in as that admin (whose login brings a
+    Nomad management token), and add everyone else from there (README, "Users").
+    """
+    from mlctl.errors import AuthError
+    from mlctl.session import nomad_client, resolve_nomad_token
+
+    if resolve_nomad_token(settings) is None:
+        raise AuthError(
+            "adding a data scientist creates Nomad namespaces and policies, "
+            "which needs a Nomad management token",
+            hint="log in as an admin user (mlctl login ADMIN) or set NOMAD_TOKEN",
+        )
+    return nomad_client(settings)
 
 
 @user.command("list")
 @click.pass_context
 def list_(ctx: click.Context) -> None:
-    """List users with their role and namespaces."""
+    """List users with their role and namespaces.
+
+    \b
+    Examples:
+      mlctl user list
+      mlctl user list -o json | jq -r '.[] | select(.role == "admin") | .name'
+    """
     from dataclasses import asdict
 
-    from mlctl.vault.users import list_users
+    from mlctl.access.users import list_users
 
     settings, vault = _vault(ctx)
     rows = [asdict(v) for v in list_users(vault)]
@@ -97,10 +123,16 @@ def list_(ctx: click.Context) -> None:
 @click.argument("name")
 @click.pass_context
 def show(ctx: click.Context, name: str) -> None:
-    """Show a user's role, namespaces, Vault policies and Nomad policies."""
+    """Show a user's role, namespaces, Vault policies and Nomad policies.
+
+    \b
+    Examples:
+      mlctl user show alice
+      mlctl user show alice -o json
+    """
     from dataclasses import asdict
 
-    from mlctl.vault.users import show_user
+    from mlctl.access.users import show_user
 
     settings, vault = _vault(ctx)
     emit(asdict(show_user(vault, name)), settings.output)
@@ -111,22 +143,46 @@ def show(ctx: click.Context, name: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
 @click.pass_context
 def passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
-    """Set a new password for NAME (prompted twice, or read from stdin)."""
-    from mlctl.vault.users import change_password
+    """Set a new password for NAME (prompted twice, or read from stdin).
 
-    _, vault = _vault(ctx)
+    \b
+    Examples:
+      mlctl user passwd alice
+      printf '%s\\n' "$NEW_PW" | mlctl user passwd alice --password-stdin
+    """
+    from mlctl.access.users import change_password
+
+    settings, vault = _vault(ctx)
     change_password(vault, name, read_password(password_stdin, confirm=True, prompt="New password"))
+    if settings.output == "json":
+        emit_json({"user": name, "password_changed": True})
     note(f"password of {name} changed")
 
 
 @user.command("remove")
 @click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def remove(ctx: click.Context, name: str) -> None:
-    """Delete NAME and revoke every Vault and Nomad token it holds."""
-    from mlctl.vault.users import remove_user
+def remove(ctx: click.Context, name: str, yes: bool) -> None:
+    """Delete NAME and revoke every Vault and Nomad token it holds.
 
+    No new logins from the moment the user is deleted. Vault tokens are revoked; Nomad
+    tokens too (secrets engine: with their leases; jwt: the tokens its logins created
+    are deleted in Nomad, which needs your admin login or a management NOMAD_TOKEN).
+    Asks for confirmation on a terminal; scripts pass --yes.
+
+    \b
+    Examples:
+      mlctl user remove alice
+      mlctl user remove alice --yes
+      mlctl -o json user remove alice --yes
+    """
+    from mlctl.access.users import remove_user
+    from mlctl.session import nomad_client
+
+    confirm(f"remove user {name} and revoke every token they hold?", yes)
     settings, vault = _vault(ctx)
-    changes = remove_user(vault, name)
-    emit([c.row() for c in changes], settings.output, columns=CHANGE_COLUMNS)
+    with reporting_partial(settings.output):
+        changes = remove_user(vault, lambda: nomad_client(settings), name)
+    report(changes, settings.output)
     note(f"user {name} removed; their tokens are revoked")

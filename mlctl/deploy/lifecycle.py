@@ -14,7 +14,8 @@ from typing import Any
 
 from mlctl.bundle.schema import NAME_PATTERN
 from mlctl.deploy.inventory import alloc_row, is_model, is_running, model_row
-from mlctl.errors import Conflict, InvalidInput, NotFound
+from mlctl.deploy.watch import explain_blocked
+from mlctl.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.types import Allocation, Job, WriteResponse
 from mlctl.render import GROUP_NAME, TASK_NAME, job_id_for_name
@@ -44,6 +45,29 @@ def read_model(client: NomadClient, model: str) -> Job:
 def _group(job: Job) -> str:
     names = [g.get("Name", "") for g in job.get("TaskGroups") or []]
     return GROUP_NAME if GROUP_NAME in names or not names else names[0]
+
+
+def require_namespace(client: NomadClient) -> None:
+    """NotFound when the client's namespace does not exist (a typo looks like "no models").
+
+    Reading a namespace needs any capability in it; a token that may not read it simply
+    gets the benefit of the doubt, since its own list requests will say more.
+    """
+    try:
+        client.transport.json("get", "namespace", client.namespace)
+    except NotFound:
+        raise NotFound(
+            f"namespace {client.namespace} does not exist in Nomad at {client.address}",
+            hint="mlctl -n '*' status lists the models of every namespace",
+        ) from None
+    except PermissionDenied:
+        return
+
+
+def model_namespaces(client: NomadClient) -> list[str]:
+    """Namespaces holding at least one model, for a client in the ``*`` namespace."""
+    stubs = client.jobs.list_jobs(prefix=job_id_for_name(""))
+    return sorted({str(s.get("Namespace") or "default") for s in stubs if is_model(s)})
 
 
 def list_models(client: NomadClient) -> list[dict[str, Any]]:
@@ -76,6 +100,7 @@ def model_detail(client: NomadClient, model: str) -> dict[str, Any]:
         if deployment
         else None,
         "allocations": [alloc_row(a) for a in full],
+        "placement_failures": [e.text for e in explain_blocked(client, job["ID"])],
     }
 
 

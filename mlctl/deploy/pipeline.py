@@ -9,21 +9,33 @@ job version the plan saw.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlctl.bundle.package import PackagedBundle, package_bundle
 from mlctl.bundle.schema import BundleConfig
-from mlctl.errors import MlctlError, PlacementFailed
+from mlctl.deploy.replicas import ReplicaChoice, choose_replicas
+from mlctl.errors import MlctlError, NotFound, PlacementFailed
 from mlctl.explain import Explanation, explain_failures
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.types import Job, PlanResponse, WriteResponse
-from mlctl.render import DeployOptions, gpu_count, render_model_job
+from mlctl.render import (
+    DeployOptions,
+    UpdatePolicy,
+    gpu_count,
+    job_id_for,
+    render_model_job,
+)
 from mlctl.settings import Settings
+
+if TYPE_CHECKING:
+    from mlctl.schedule.cli_hooks import ScheduledDeploy
 
 #: Shown as the artifact source when no store is configured (render/plan only).
 PLACEHOLDER_STORE = "https://artifact-store.invalid/models"
@@ -38,6 +50,7 @@ class Overrides:
     replicas: int | None = None
     gpus: int | None = None
     node_class: str | None = None
+    canary: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,11 @@ def render(
     url = artifact_location(settings, bundle, require_store=require_store)
     placeholder = not settings.artifact_store
     gpus = gpu_count(config, overrides.gpus)
+    update = (
+        UpdatePolicy.from_bundle(config.update, canary=overrides.canary)
+        if overrides.canary is not None
+        else None
+    )
     options = DeployOptions(
         namespace=settings.nomad_namespace,
         datacenters=settings.datacenters,
@@ -135,8 +153,37 @@ def render(
         replicas=overrides.replicas,
         gpus=overrides.gpus,
         deployed_by=deployed_by(settings),
+        update=update,
     )
     return Rendered(config, bundle, url, placeholder, render_model_job(config, options))
+
+
+def live_replicas(client: NomadClient, job_id: str) -> int | None:
+    """The count of the running job, or None when it is not registered or is stopped."""
+    try:
+        job = client.jobs.read(job_id)
+    except NotFound:
+        return None
+    if job.get("Stop"):
+        return None
+    return sum(int(group.get("Count") or 0) for group in job.get("TaskGroups") or [])
+
+
+def replicas_for(
+    client: NomadClient,
+    config: BundleConfig,
+    overrides: Overrides,
+    *,
+    reset: bool,
+    scheduled: ScheduledDeploy | None = None,
+) -> tuple[Overrides, ReplicaChoice]:
+    """The overrides with the count to register decided (see :mod:`mlctl.deploy.replicas`)."""
+    decided = overrides.replicas is not None or scheduled is not None
+    live = None if decided else live_replicas(client, job_id_for(config))
+    choice = choose_replicas(
+        config.replicas, flag=overrides.replicas, live=live, reset=reset, scheduled=scheduled
+    )
+    return dataclasses.replace(overrides, replicas=choice.count), choice
 
 
 def plan(client: NomadClient, hcl: str) -> Planned:

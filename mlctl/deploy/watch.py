@@ -16,6 +16,7 @@ from typing import Any
 from mlctl.deploy.events import AllocFailure, describe_failure, is_failing
 from mlctl.deploy.outcome import Outcome, progress_rows, rollback_version, settled
 from mlctl.errors import NotFound
+from mlctl.explain import Explanation, explain_failures
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.types import Deployment
 
@@ -38,6 +39,8 @@ class WatchResult:
     deployment: Deployment | None = None
     failures: list[AllocFailure] = field(default_factory=list)
     reverted_to: int | None = None
+    unplaced: list[Explanation] = field(default_factory=list)
+    """Why allocations still wait for a node (the blocked evaluation's placement failures)."""
 
     def to_dict(self) -> dict[str, Any]:
         deployment = self.deployment or {}
@@ -51,6 +54,7 @@ class WatchResult:
             "groups": progress_rows(deployment) if deployment else [],
             "reverted_to_version": self.reverted_to,
             "failures": [f.text for f in self.failures],
+            "placement_failures": [e.text for e in self.unplaced],
         }
 
 
@@ -120,4 +124,30 @@ def follow(
     if outcome in {Outcome.FAILED, Outcome.REVERTED}:
         result.failures = explain_allocations(client, deployment["ID"])
         result.reverted_to = rollback_version(deployment)
+    if outcome in {Outcome.FAILED, Outcome.REVERTED, Outcome.TIMED_OUT}:
+        result.unplaced = explain_blocked(client, job_id)
     return result
+
+
+def explain_blocked(client: NomadClient, job_id: str) -> list[Explanation]:
+    """Why allocations of the job wait for capacity, as ``nomad job status`` tells it.
+
+    While the scheduler cannot place everything, the job has a ``blocked`` evaluation;
+    the newest evaluation carrying ``FailedTGAllocs`` says why (the blocked one itself,
+    or the evaluation that created it).
+    """
+    try:
+        evaluations = client.jobs.evaluations(job_id)
+    except NotFound:
+        return []
+    if not any(e.get("Status") == "blocked" for e in evaluations):
+        return []
+    failed = [e for e in evaluations if e.get("FailedTGAllocs")]
+    if not failed:
+        return []
+    latest = max(failed, key=lambda e: int(e.get("CreateIndex") or 0))
+    try:
+        groups = client.jobs.read(job_id).get("TaskGroups")
+    except NotFound:
+        groups = None
+    return explain_failures(latest.get("FailedTGAllocs"), groups)

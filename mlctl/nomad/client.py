@@ -77,7 +77,7 @@ def _client_cert(settings: Settings) -> tuple[str, str] | tuple[()]:
 def connect(
     settings: Settings,
     *,
-    token: str | Literal["settings"] | None = "settings",
+    token: str | Literal["settings"] | None = "settings",  # noqa: S107 - a sentinel
     retry: Retry | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> NomadClient:
@@ -88,7 +88,7 @@ def connect(
     never reads credentials itself.
     """
     address = normalise_address(settings.nomad_addr)
-    if token == "settings":
+    if token == "settings":  # noqa: S105 - the sentinel, not a secret
         token = settings.nomad_token
     redact.register(token)
     session = requests.Session()

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import requests
 from nomad.api import exceptions as nomad_exc
 
+from mlctl import endpoint
 from mlctl.errors import (
     AuthError,
     Conflict,
@@ -58,10 +59,9 @@ def from_response(response: requests.Response, ctx: CallContext) -> MlctlError:
         return InvalidInput(f"Nomad rejected {where}: {body or 'bad request'}")
     if status in (401, 403):
         if not ctx.token_sent:
-            return PermissionDenied(
-                f"permission denied: {where}", hint="not logged in — run mlctl login"
-            )
-        if "token not found" in body.lower():
+            # No token at all is an authentication problem (status 6), not a policy one.
+            return AuthError(f"permission denied: {where}", hint="not logged in — run mlctl login")
+        if "token not found" in body.lower() or "token expired" in body.lower():
             return AuthError(
                 f"Nomad does not know the token sent with {where}",
                 hint="token expired or revoked — run mlctl login",
@@ -84,10 +84,8 @@ def from_transport_error(error: BaseException, ctx: CallContext) -> MlctlError:
     """Map a failure where no HTTP answer arrived (connection, TLS, timeout)."""
     where = _where(getattr(error, "request", None), "a request")
     if isinstance(error, requests.exceptions.SSLError):
-        return Unreachable(
-            f"TLS verification failed for Nomad at {ctx.address} ({where})",
-            hint="point NOMAD_CACERT (or --ca-cert) at the cluster's CA bundle",
-        )
+        what, hint = endpoint.tls_failure(endpoint.NOMAD, ctx.address, error)
+        return Unreachable(f"{what} ({where})", hint=hint)
     if isinstance(error, requests.exceptions.Timeout | nomad_exc.TimeoutNomadException):
         return Unreachable(
             f"Nomad at {ctx.address} did not answer in time ({where})",

@@ -9,6 +9,7 @@ from mlctl.nomad.transport import Transport
 from mlctl.nomad.types import (
     Allocation,
     Deployment,
+    Evaluation,
     Job,
     JobStub,
     JobVersions,
@@ -30,8 +31,10 @@ class Jobs:
             list[JobStub], self._t.call(lambda: api.jobs.get_jobs(prefix=prefix, meta=True))
         )
 
-    def read(self, job_id: str) -> Job:
-        return cast(Job, self._t.json("get", "job", job_id))
+    def read(self, job_id: str, namespace: str | None = None) -> Job:
+        """The job; ``namespace`` reads from another namespace than the client's."""
+        params = {"namespace": namespace} if namespace else None
+        return cast(Job, self._t.json("get", "job", job_id, params=params))
 
     def versions(self, job_id: str) -> list[Job]:
         """Every retained version, newest first."""
@@ -88,12 +91,19 @@ class Jobs:
             body["EnforcePriorVersion"] = prior_version
         return cast(WriteResponse, self._t.json("post", "job", job_id, "revert", json=body))
 
-    def scale(self, job_id: str, group: str, count: int, message: str) -> WriteResponse:
+    def scale(
+        self, job_id: str, group: str, count: int, message: str, namespace: str | None = None
+    ) -> WriteResponse:
         """``POST /v1/job/:id/scale`` (python-nomad lacks it). Nomad refuses it (400)
-        while a deployment runs; that becomes a Conflict naming the way out."""
+        while a deployment runs; that becomes a Conflict naming the way out.
+        ``message`` is recorded by Nomad with the scaling event."""
         body = {"Count": count, "Target": {"Group": group}, "Message": message}
+        params = {"namespace": namespace} if namespace else None
         try:
-            return cast(WriteResponse, self._t.json("post", "job", job_id, "scale", json=body))
+            return cast(
+                WriteResponse,
+                self._t.json("post", "job", job_id, "scale", json=body, params=params),
+            )
         except InvalidInput as error:
             if "deployment" in error.message.lower():
                 raise Conflict(
@@ -103,10 +113,13 @@ class Jobs:
             raise
 
     def allocations(
-        self, job_id: str, index: int = 0, wait: float = 30.0
+        self, job_id: str, index: int = 0, wait: float = 30.0, namespace: str | None = None
     ) -> tuple[list[Allocation], int]:
         """The job's allocations; a blocking query when ``index`` is given."""
-        data, new_index = self._t.blocking("job", job_id, "allocations", index=index, wait=wait)
+        params = {"namespace": namespace} if namespace else None
+        data, new_index = self._t.blocking(
+            "job", job_id, "allocations", index=index, wait=wait, params=params
+        )
         return cast(list[Allocation], data or []), new_index
 
     def latest_deployment(
@@ -115,6 +128,10 @@ class Jobs:
         """The most recent deployment (``None`` when there is none); blocking with ``index``."""
         data, new_index = self._t.blocking("job", job_id, "deployment", index=index, wait=wait)
         return cast(Deployment | None, data), new_index
+
+    def evaluations(self, job_id: str) -> list[Evaluation]:
+        """The job's evaluations (blocked ones carry why allocations wait for capacity)."""
+        return cast(list[Evaluation], self._t.json("get", "job", job_id, "evaluations") or [])
 
     def deployments(self, job_id: str) -> list[Deployment]:
         return cast(list[Deployment], self._t.json("get", "job", job_id, "deployments") or [])

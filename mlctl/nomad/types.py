@@ -304,3 +304,5 @@ class Evaluation(TypedDict, total=False):
     DeploymentID: str
     BlockedEval: str
     FailedTGAllocs: dict[str, AllocMetric] | None
+    JobID: str
+    CreateIndex: int

@@ -2,7 +2,8 @@
 
 On a terminal: a live table on stderr, one row per host with its current task and
 counters. Elsewhere (CI logs, pipes): one plain line per play, per task and per
-failure, so the log still tells the story. The summary and failures are plain data
+failed host (its message comes once, in the command's closing report), so the log
+still tells the story. The summary and failures are plain data
 that the command prints as a table or JSON.
 """
 
@@ -35,7 +36,8 @@ class Progress:
         self.live_mode = self.stream.isatty() if live is None else live
         self._live: Any = None
         self._last_play = ""
-        self._failures_shown = 0
+        self._failures_seen = 0
+        self._marked: set[str] = set()
 
     def __enter__(self) -> Progress:
         if self.live_mode:
@@ -67,11 +69,18 @@ class Progress:
             self._write(f"PLAY {state.play}")
         elif kind in {"playbook_on_task_start", "playbook_on_handler_task_start"}:
             self._write(f"  task {state.task}")
-        while self._failures_shown < len(state.failures):
-            failure = state.failures[self._failures_shown]
-            self._failures_shown += 1
-            word = "UNREACHABLE" if failure.unreachable else "FAILED"
-            self._write(f"  {word} {failure.host}: {failure.message}")
+        while self._failures_seen < len(state.failures):
+            failure = state.failures[self._failures_seen]
+            self._failures_seen += 1
+            # Only a marker: the message is printed once, by the command's closing report.
+            mark = (
+                f"  UNREACHABLE {failure.host}"
+                if failure.unreachable
+                else (f"  FAILED {failure.host} at {failure.task!r}")
+            )
+            if mark not in self._marked:
+                self._marked.add(mark)
+                self._write(mark)
 
     def _write(self, line: str) -> None:
         self.stream.write(scrub(line) + "\n")

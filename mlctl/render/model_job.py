@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlctl.bundle.schema import SHA256_PATTERN, BundleConfig
+from mlctl.bundle.schema import (
+    DURATION_PATTERN,
+    SHA256_PATTERN,
+    BundleConfig,
+    Update,
+    duration_ns,
+)
 from mlctl.errors import InvalidInput
 from mlctl.render.environment import render_template
 
@@ -34,9 +40,7 @@ NVIDIA_DOCKER_RUNTIME = "nvidia"
 job self-describing, and must match that client setting or the task fails to start."""
 MANAGED_BY = "mlctl"
 
-_DURATION_PART = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"
-_DURATION = re.compile(rf"^(?:{_DURATION_PART})+$")
-_NANOSECONDS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+_DURATION = re.compile(DURATION_PATTERN)
 _META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 RESERVED_META_PREFIX = "mlctl."
 
@@ -54,11 +58,6 @@ def job_id_for(config: BundleConfig) -> str:
 def job_id_for_name(name: str) -> str:
     """``mlctl-<name>`` for a model name given on the command line."""
     return f"{JOB_ID_PREFIX}{name}"
-
-
-def _parse_duration_ns(text: str) -> float:
-    """A Go duration ("1m30s") in nanoseconds, to compare deadlines."""
-    return sum(float(num) * _NANOSECONDS[unit] for num, unit in re.findall(_DURATION_PART, text))
 
 
 @dataclass(frozen=True)
@@ -87,13 +86,26 @@ class UpdatePolicy:
                 raise InvalidInput(
                     f"update: {name}: {value!r} is not a duration", hint="use e.g. 30s, 5m, 1h"
                 )
-        if _parse_duration_ns(self.progress_deadline) <= _parse_duration_ns(self.healthy_deadline):
+        if duration_ns(self.progress_deadline) <= duration_ns(self.healthy_deadline):
             raise InvalidInput(
                 f"update: progress_deadline {self.progress_deadline} must be longer than "
                 f"healthy_deadline {self.healthy_deadline}"
             )
         if self.auto_promote and self.canary == 0:
             raise InvalidInput("update: auto_promote needs canary of 1 or more")
+
+    @classmethod
+    def from_bundle(cls, section: Update, canary: int | None = None) -> UpdatePolicy:
+        """The bundle's ``update:`` section, with ``--canary`` replacing its canary count."""
+        chosen = section.canary if canary is None else canary
+        return cls(
+            max_parallel=section.max_parallel,
+            canary=chosen,
+            auto_promote=section.auto_promote and chosen > 0,
+            min_healthy_time=section.min_healthy_time,
+            healthy_deadline=section.healthy_deadline,
+            progress_deadline=section.progress_deadline,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,8 +127,8 @@ class DeployOptions:
     deployed_by: str | None = None
     """Who deployed (goes into the job's meta, so ``mlctl history`` can show it)."""
     extra_meta: Mapping[str, str] = field(default_factory=dict)
-    update: UpdatePolicy = field(default_factory=UpdatePolicy)
-    """Rollout policy: canaries, auto-promote, deadlines."""
+    update: UpdatePolicy | None = None
+    """Rollout policy: canaries, auto-promote, deadlines; the bundle's ``update:`` if None."""
 
     def __post_init__(self) -> None:
         if not self.datacenters:
@@ -183,7 +195,7 @@ def _meta(config: BundleConfig, options: DeployOptions) -> dict[str, str]:
 def template_variables(config: BundleConfig, options: DeployOptions) -> dict[str, Any]:
     """The variables of ``model-service.nomad.hcl.j2`` (see ``jobspecs/variables.yaml``)."""
     gpus = gpu_count(config, options.gpus)
-    update = options.update
+    update = options.update or UpdatePolicy.from_bundle(config.update)
     return {
         "job_id": job_id_for(config),
         "namespace": options.namespace,

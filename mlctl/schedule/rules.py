@@ -3,7 +3,11 @@
 Every rule answers three questions about aware instants, all pure:
 
 - ``is_open(t)``: is the window open at ``t`` (start inclusive, end exclusive)?
-- ``edges_after(t)``: the instants after ``t`` where it opens or closes, ascending;
+- ``changes_after(t)``: ``(instant, open_after)`` for each edge after ``t``, ascending;
+  when several come at one instant the last one holds (a weekly window closing at the
+  instant its next occurrence opens stays open; a cron start and stop at one instant
+  leave it closed);
+- ``edges_after(t)``: just those instants, once each;
 - ``last_edge(t)``: the latest edge at or before ``t`` and whether it was an opening
   (for the reason a scaling records: "window … opened").
 
@@ -16,6 +20,7 @@ repeated hour, which never changes whether a window is open.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,14 +87,19 @@ class Weekly:
                     return True
         return False
 
-    def edges_after(self, t: datetime) -> Iterator[datetime]:
+    def changes_after(self, t: datetime) -> Iterator[tuple[datetime, bool]]:
         day = self._days_around(t)[0]
         while True:
             if day.weekday() in self.days:
-                for edge in self.occurrence(day):
-                    if edge > t:
-                        yield edge
+                opens, closes = self.occurrence(day)
+                if opens > t:
+                    yield opens, True
+                if closes > t:
+                    yield closes, False
             day += _DAY
+
+    def edges_after(self, t: datetime) -> Iterator[datetime]:
+        return _unique(self.changes_after(t))
 
     def last_edge(self, t: datetime) -> tuple[datetime, bool] | None:
         today = self._days_around(t)[1]
@@ -164,11 +174,15 @@ class CronPair:
         closed = _previous_fire(self.stop, t, self.zone)
         return closed is None or opened > closed
 
+    def changes_after(self, t: datetime) -> Iterator[tuple[datetime, bool]]:
+        starts = ((at, True) for at in _fires_after(self.start, t, self.zone))
+        stops = ((at, False) for at in _fires_after(self.stop, t, self.zone))
+        # At one instant a start sorts before a stop (True > False, hence the key), so
+        # the stop comes last and wins.
+        return heapq.merge(starts, stops, key=lambda change: (change[0], not change[1]))
+
     def edges_after(self, t: datetime) -> Iterator[datetime]:
-        starts = _fires_after(self.start, t, self.zone)
-        stops = _fires_after(self.stop, t, self.zone)
-        merged = _merge_unique(starts, stops)
-        return merged
+        return _unique(self.changes_after(t))
 
     def last_edge(self, t: datetime) -> tuple[datetime, bool] | None:
         opened = _previous_fire(self.start, t, self.zone)
@@ -181,11 +195,9 @@ class CronPair:
         return closed, False
 
 
-def _merge_unique(*streams: Iterator[datetime]) -> Iterator[datetime]:
-    import heapq
-
+def _unique(changes: Iterator[tuple[datetime, bool]]) -> Iterator[datetime]:
     last: datetime | None = None
-    for edge in heapq.merge(*streams):
+    for edge, _ in changes:
         if edge != last:
             last = edge
             yield edge
@@ -205,8 +217,13 @@ class OneOff:
     def is_open(self, t: datetime) -> bool:
         return self.opens <= t < self.closes
 
+    def changes_after(self, t: datetime) -> Iterator[tuple[datetime, bool]]:
+        return iter(
+            [(at, opens) for at, opens in ((self.opens, True), (self.closes, False)) if at > t]
+        )
+
     def edges_after(self, t: datetime) -> Iterator[datetime]:
-        return iter([edge for edge in (self.opens, self.closes) if edge > t])
+        return _unique(self.changes_after(t))
 
     def last_edge(self, t: datetime) -> tuple[datetime, bool] | None:
         if t >= self.closes:

@@ -12,7 +12,7 @@ from datetime import datetime
 from mlctl.errors import Conflict, NotFound
 from mlctl.nomad.client import NomadClient
 from mlctl.schedule import store
-from mlctl.schedule.spec import Override, ScheduleSection, StoredSchedule, WindowSpec
+from mlctl.schedule.spec import Override, StoredSchedule, WindowSpec
 from mlctl.schedule.timeline import iso_utc
 
 
@@ -134,41 +134,3 @@ def record_override(
         return store.stamp(doc.model_copy(update={"override": override}), by, now)
 
     return store.update(client, model, change)
-
-
-def apply_bundle(
-    client: NomadClient,
-    model: str,
-    section: ScheduleSection | None,
-    replicas: int,
-    *,
-    by: str,
-    now: datetime,
-) -> StoredSchedule | None:
-    """On deploy: the bundle's ``schedule:`` replaces the stored windows (keeping pause
-    and override); the bundle's replicas become the default of windows without their
-    own. A bundle without a section leaves a stored schedule's windows alone."""
-
-    def change(doc: StoredSchedule | None) -> StoredSchedule | store.Unchanged:
-        if section is None and doc is None:
-            return store.UNCHANGED
-        if section is None:
-            assert doc is not None
-            if doc.replicas == replicas:
-                return store.UNCHANGED
-            return store.stamp(doc.model_copy(update={"replicas": replicas}), by, now)
-        fresh = StoredSchedule(
-            windows=section.windows, idle_replicas=section.idle_replicas, replicas=replicas
-        )
-        if doc is not None:
-            fresh = fresh.model_copy(update={"paused": doc.paused, "override": doc.override})
-            if _same_plan(doc, fresh):
-                return store.UNCHANGED
-        return store.stamp(fresh, by, now)
-
-    return store.update(client, model, change)
-
-
-def _same_plan(old: StoredSchedule, new: StoredSchedule) -> bool:
-    ignore = {"updated_by", "updated_at"}
-    return old.model_dump(exclude=ignore) == new.model_dump(exclude=ignore)

@@ -24,7 +24,7 @@ from mlctl.schedule.rules import Rule
 #: How far ahead next_transitions looks before concluding nothing will change.
 HORIZON = timedelta(days=5 * 366)
 #: At most this many window edges are examined per next_transitions call.
-MAX_EDGES = 50_000
+MAX_EDGES = 20_000
 
 
 @dataclass(frozen=True)
@@ -92,33 +92,71 @@ def desired(schedule: Schedule, t: datetime) -> int:
     return schedule.idle_replicas if best is None else best
 
 
-def _edges(schedule: Schedule, t: datetime) -> Iterator[datetime]:
-    last: datetime | None = None
-    for edge in heapq.merge(*(w.rule.edges_after(t) for w in schedule.windows)):
-        if edge != last:
-            last = edge
-            yield edge
+def _count(schedule: Schedule, states: list[bool]) -> int:
+    """desired() from each window's open/closed state."""
+    best: int | None = None
+    for window, is_open in zip(schedule.windows, states, strict=True):
+        if not is_open:
+            continue
+        if window.down:
+            return 0
+        count = schedule.replicas_of(window)
+        best = count if best is None else max(best, count)
+    return schedule.idle_replicas if best is None else best
+
+
+def _changes(schedule: Schedule, t: datetime) -> Iterator[tuple[datetime, int, bool]]:
+    """Every window's changes after ``t`` as ``(instant, window index, open after)``.
+
+    heapq.merge is stable, so a window's own changes at one instant keep their order
+    (the last one holds, see :mod:`mlctl.schedule.rules`).
+    """
+    streams = [_tagged(window, index, t) for index, window in enumerate(schedule.windows)]
+    return heapq.merge(*streams, key=lambda change: change[0])
+
+
+def _tagged(window: Window, index: int, t: datetime) -> Iterator[tuple[datetime, int, bool]]:
+    for at, is_open in window.rule.changes_after(t):
+        yield at, index, is_open
 
 
 def next_transitions(schedule: Schedule, t: datetime, n: int) -> list[Transition]:
     """The next ``n`` changes of the desired count after ``t`` (fewer if the schedule
-    settles: nothing changes within five years)."""
+    settles: nothing changes within five years).
+
+    Walks the windows' edges in time order, keeping each window's state, so an edge
+    costs one state update rather than a fresh desired() evaluation.
+    """
     _require_aware(t)
     found: list[Transition] = []
     if n <= 0:
         return found
-    current = desired(schedule, t)
+    states = [window.rule.is_open(t) for window in schedule.windows]
+    current = _count(schedule, states)
     horizon = t + HORIZON
-    for examined, edge in enumerate(_edges(schedule, t)):
-        if edge > horizon or examined >= MAX_EDGES:
-            break
-        count = desired(schedule, edge)
-        if count != current:
-            found.append(Transition(edge.astimezone(UTC), count))
-            current = count
+    pending: datetime | None = None
+    for examined, (at, index, is_open) in enumerate(_changes(schedule, t)):
+        if pending is not None and at != pending:
+            current = _settle(schedule, states, pending, current, found)
             if len(found) >= n:
-                break
-    return found
+                return found
+        if at > horizon or examined >= MAX_EDGES:
+            return found
+        states[index] = is_open
+        pending = at
+    if pending is not None:
+        _settle(schedule, states, pending, current, found)
+    return found[:n]
+
+
+def _settle(
+    schedule: Schedule, states: list[bool], at: datetime, current: int, found: list[Transition]
+) -> int:
+    """Record a transition at ``at`` when the count after it differs; the new count."""
+    count = _count(schedule, states)
+    if count != current:
+        found.append(Transition(at.astimezone(UTC), count))
+    return count
 
 
 def last_change(schedule: Schedule, t: datetime) -> tuple[Window, bool] | None:

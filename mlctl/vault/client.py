@@ -2,8 +2,7 @@
 
 TLS verification is on unless ``--skip-verify``/``VAULT_SKIP_VERIFY`` says otherwise
 (and then mlctl warns once per process); ``--ca-cert``/``VAULT_CACERT`` names the CA.
-Admin commands act with ``VAULT_TOKEN`` or, failing that, the token cached by
-``mlctl login``; each gap gets its own clear message.
+Which token a client carries is decided by :mod:`mlctl.session`, never here.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ import hvac
 import requests
 
 from mlctl import __version__, endpoint, redact
-from mlctl.credentials import read_login
-from mlctl.errors import AuthError
 from mlctl.settings import Settings
 
 #: Seconds a Vault call may take before it counts as unanswered.
@@ -52,20 +49,3 @@ def connect(settings: Settings, token: str | None = None) -> Vault:
         url=address, token=token, verify=session.verify, timeout=TIMEOUT, session=session
     )
     return Vault(client=client, address=address)
-
-
-def acting_token(settings: Settings) -> str:
-    """The Vault token admin commands act with: VAULT_TOKEN, else the cached login's."""
-    if settings.vault_token:
-        redact.register(settings.vault_token)
-        return settings.vault_token
-    login = read_login(settings)
-    if login is None:
-        raise AuthError(
-            "not logged in to Vault", hint="run mlctl login (or set VAULT_TOKEN for bootstrap)"
-        )
-    if login.vault_expired():
-        raise AuthError(
-            f"the Vault token of {login.username} expired", hint="token expired — run mlctl login"
-        )
-    return login.vault_token

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import hvac.exceptions as hvac_exc
 import requests
 
+from mlctl import endpoint
 from mlctl.errors import (
     AuthError,
     InvalidInput,
@@ -54,11 +55,8 @@ def translate(error: BaseException, action: str, address: str) -> MlctlError | N
             hint="a server-side error; check Vault's (and Nomad's) health and logs",
         )
     if isinstance(error, requests.exceptions.SSLError):
-        return Unreachable(
-            f"{action}: TLS verification failed for Vault at {address}",
-            hint="point VAULT_CACERT (or --ca-cert) at the CA bundle that signed Vault's "
-            "certificate",
-        )
+        what, hint = endpoint.tls_failure(endpoint.VAULT, address, error)
+        return Unreachable(f"{action}: {what}", hint=hint)
     if isinstance(error, requests.exceptions.Timeout):
         return Unreachable(
             f"{action}: Vault at {address} did not answer in time",

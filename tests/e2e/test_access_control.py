@@ -1,6 +1,11 @@
 """Issue 4's end-to-end story: from an empty Vault and Nomad to users with exactly
 the rights their roles name, through the real hvac and python-nomad clients.
 
+It runs in both ways users get Nomad tokens: JWT mode (Vault identity tokens exchanged
+at Nomad's JWT auth method) against a real OpenBao dev server and against the Vault
+simulator, and secrets-engine mode against the simulator (OpenBao has no Nomad secrets
+engine; the simulator plays HashiCorp Vault there).
+
 Every ``mlctl`` run's argv, stdout, stderr and the log records are kept and scanned
 at the end for every password and token value the story handled.
 """
@@ -24,11 +29,18 @@ VICTOR_PW = "victor-staple-horse-battery"
 TIMEOUT = "60"
 
 
+MODES = [
+    pytest.param(("access_cluster", "jwt"), id="openbao-jwt"),
+    pytest.param(("sim_access_cluster", "jwt"), id="simulator-jwt"),
+    pytest.param(("sim_access_cluster", "secrets-engine"), id="simulator-secrets-engine"),
+]
+
+
 class Story:
     """Runs mlctl as one user at a time and keeps everything it printed."""
 
-    def __init__(self, cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.cluster, self.tmp_path, self.mp = cluster, tmp_path, monkeypatch
+    def __init__(self, cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+        self.cluster, self.tmp_path, self.mp, self.mode = cluster, tmp_path, monkeypatch, mode
         self.seen: list[str] = []
         monkeypatch.setenv("VAULT_ADDR", cluster.vault_addr)
         monkeypatch.setenv("NOMAD_ADDR", cluster.nomad_addr)
@@ -66,9 +78,10 @@ class Story:
         return result
 
 
-@pytest.fixture
-def story(access_cluster, tmp_path, monkeypatch):
-    return Story(access_cluster, tmp_path, monkeypatch)
+@pytest.fixture(params=MODES)
+def story(request, tmp_path, monkeypatch):
+    fixture, mode = request.param
+    return Story(request.getfixturevalue(fixture), tmp_path, monkeypatch, mode)
 
 
 def cached(story: Story, who: str) -> dict:
@@ -85,12 +98,18 @@ def test_access_control_story(story, tmp_path, caplog):
     # --- an operator with the root token sets everything up, twice -------------------
     story.act_as("root", vault_token=cluster.root_token)
     args = ("vault", "bootstrap", "--nomad-token-stdin", "--namespace", "team-b")
+    args += ("--nomad-auth", story.mode)
     first, changes = story.json(*args, stdin=management + "\n")
     assert first.status == 0, first.stderr
+    assert f"Nomad logins: {story.mode}" in first.stderr
     assert {c["action"] for c in changes} == {"created"}
-    assert {"auth/userpass", "auth/approle", "nomad/", "mlctl-data-scientist", "team-b"} <= {
-        c["name"] for c in changes
-    }
+    names = {c["name"] for c in changes}
+    assert {"auth/userpass", "auth/approle", "mlctl-data-scientist", "team-b"} <= names
+    if story.mode == "jwt":
+        assert {"identity/oidc/key/mlctl", "mlctl-vault", "mlctl-viewer"} <= names
+        assert "nomad/" not in names  # Vault holds no Nomad token in this mode
+    else:
+        assert "nomad/" in names
     again, changes = story.json(*args, stdin=management + "\n")
     assert again.status == 0, again.stderr
     assert {c["action"] for c in changes} == {"unchanged"}
@@ -192,13 +211,22 @@ def test_access_control_story(story, tmp_path, caplog):
     )
     assert vault_self.status_code == 403
 
-    # --- removing alice revokes what she holds ----------------------------------------
+    # --- removing alice revokes what she holds and stops her logins ------------------------
     story.act_as("ada")
-    assert story.run("user", "remove", "alice").status == 0
+    removed = story.run("user", "remove", "alice", "--yes")
+    assert removed.status == 0, removed.stderr
     story.act_as("alice")
     gone = story.run("-n", "team-a", "status")
     assert gone.status == ExitStatus.AUTH, gone
     assert "run mlctl login" in gone.stderr
+    nomad_self = requests.get(
+        f"{cluster.nomad_addr}/v1/acl/token/self",
+        headers={"X-Nomad-Token": alice_tokens["nomad_token"]},
+        timeout=5,
+    )
+    assert nomad_self.status_code == 403  # her live Nomad token is gone
+    again = story.run("login", "alice", "--password-stdin", stdin=ALICE_PW + "\n")
+    assert again.status == ExitStatus.AUTH
 
     # --- no secret anywhere it could leak -----------------------------------------------
     secrets = [
@@ -219,11 +247,20 @@ def test_access_control_story(story, tmp_path, caplog):
         assert secret not in everything
 
 
-def test_an_expired_login_is_reported_clearly(story):
+@pytest.mark.parametrize("mode", ["secrets-engine", "jwt"])
+def test_an_expired_login_is_reported_clearly(sim_access_cluster, tmp_path, monkeypatch, mode):
+    """Simulator: a day passes for Vault (its clock moves); a real server's cannot."""
+    story = Story(sim_access_cluster, tmp_path, monkeypatch, mode)
     cluster = story.cluster
-    cluster.vault.require_sim("expires tokens by moving Vault's clock")
     story.act_as("root", vault_token=cluster.root_token)
-    boot = story.run("vault", "bootstrap", "--nomad-token-stdin", stdin=cluster.management_token)
+    boot = story.run(
+        "vault",
+        "bootstrap",
+        "--nomad-token-stdin",
+        "--nomad-auth",
+        mode,
+        stdin=cluster.management_token,
+    )
     assert boot.status == 0, boot.stderr
     added = story.run(
         "user", "add", "victor", "--role", "viewer", "--password-stdin", stdin=VICTOR_PW
@@ -231,8 +268,11 @@ def test_an_expired_login_is_reported_clearly(story):
     assert added.status == 0, added.stderr
     story.act_as("victor")
     assert story.run("login", "victor", "--password-stdin", stdin=VICTOR_PW).status == 0
-    # A day later Vault has revoked the token and its lease; Nomad no longer knows it.
+    # A day later Vault has revoked the token (and its lease: Nomad no longer knows the
+    # token); a JWT login's Nomad token has reached its own expiry in Nomad.
     cluster.vault.advance(25 * 3600)
+    if mode == "jwt":
+        cluster.nomad.sim.advance(25 * 3600)
     result = story.run("status")
     assert result.status == ExitStatus.AUTH, result
     assert "token expired" in result.stderr and "mlctl login" in result.stderr

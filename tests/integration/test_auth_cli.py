@@ -1,12 +1,12 @@
-"""mlctl login/user/whoami against the Vault simulator: failures are one clear line.
+"""mlctl login/user/whoami against a real OpenBao (or Vault) dev server: failures are
+one clear line.
 
 These need no Nomad: they stop before credentials are minted (wrong passwords,
-missing or expired logins, TLS), or act only in Vault (viewer users).
+missing or expired logins, TLS), or act only in Vault (viewer users in JWT mode).
 """
 
 from __future__ import annotations
 
-import datetime
 import time
 
 import pytest
@@ -20,10 +20,10 @@ PASSWORD = "victor-very-secret-pw"
 
 
 @pytest.fixture
-def vault_env(vault_sim, monkeypatch, tmp_path):
-    monkeypatch.setenv("VAULT_ADDR", vault_sim.address)
+def vault_env(vault_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAULT_ADDR", vault_server.address)
     monkeypatch.setenv("MLCTL_STATE_DIR", str(tmp_path / "state"))
-    return vault_sim
+    return vault_server
 
 
 @pytest.fixture
@@ -35,7 +35,8 @@ def victor(vault_env, monkeypatch):
 
     root = hvac.Client(url=vault_env.address, token=vault_env.root_token)
     root.sys.enable_auth_method("userpass")
-    root.sys.enable_secrets_engine("nomad", path="nomad")  # bootstrap's part that matters here
+    # bootstrap's part that matters here (JWT mode): the identity token signing key
+    root.write_data("identity/oidc/key/mlctl", data={"allowed_client_ids": ["mlctl-nomad"]})
     result = run_cli(["user", "add", "victor", "--role", "viewer", "--password-stdin"], PASSWORD)
     assert result.status == 0, result.stderr
     monkeypatch.delenv("VAULT_TOKEN")
@@ -112,58 +113,21 @@ def test_passwords_are_refused_as_arguments(victor):
 # --- TLS ---------------------------------------------------------------------------------
 
 
-def _self_signed(tmp_path):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vault-sim")])
-    now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "vault.pem", tmp_path / "vault-key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 @pytest.fixture
-def https_vault(tmp_path, monkeypatch):
-    from tests.simulators.vault import VaultSimulator
+def https_vault(tls_vault_server, monkeypatch):
+    """A real dev server on HTTPS with a certificate from its own CA."""
+    handle, ca = tls_vault_server
+    monkeypatch.setenv("VAULT_ADDR", handle.address)
+    monkeypatch.setenv("VAULT_TOKEN", handle.root_token)
+    import hvac
 
-    cert, key = _self_signed(tmp_path)
-    sim = VaultSimulator()
-    address = sim.start(certfile=str(cert), keyfile=str(key))
-    monkeypatch.setenv("VAULT_ADDR", address)
-    monkeypatch.setenv("VAULT_TOKEN", sim.root_token)
+    hvac.Client(url=handle.address, token=handle.root_token, verify=str(ca)).sys.enable_auth_method(
+        "userpass"
+    )
     import mlctl.endpoint
 
     monkeypatch.setattr(mlctl.endpoint, "_warned_insecure", set())
-    yield sim, cert
-    sim.stop()
+    return handle, ca
 
 
 def test_tls_is_verified_by_default_with_a_clear_message(https_vault):
@@ -204,8 +168,9 @@ def test_user_add_before_bootstrap_says_what_to_run(vault_env, monkeypatch):
 def test_a_login_near_expiry_is_renewed_on_use(victor, vault_env):
     import hvac
 
-    from mlctl.credentials import read_login, resolve_nomad_token
-    from mlctl.vault.policy_files import vault_role_policies
+    from mlctl.access.policy_files import vault_role_policies
+    from mlctl.credentials import read_login
+    from mlctl.session import resolve_nomad_token
 
     root = hvac.Client(url=vault_env.address, token=vault_env.root_token)
     root.sys.create_or_update_acl_policy("mlctl-viewer", vault_role_policies()["mlctl-viewer"])

@@ -127,8 +127,8 @@ def test_with_acls_the_management_token_may_plan(acl_cluster, tmp_path):
 def test_with_acls_no_token_says_log_in(acl_cluster, tmp_path, monkeypatch):
     monkeypatch.delenv("NOMAD_TOKEN")
     result = mlctl("plan", str(make_bundle(tmp_path, "iris")))
-    assert result.status == ExitStatus.PERMISSION
-    assert "permission denied: POST /v1/jobs/parse" in result.stderr
+    assert result.status == ExitStatus.AUTH
+    assert "permission denied: GET /v1/job/mlctl-iris" in result.stderr  # the live count
     assert "not logged in — run mlctl login" in result.stderr
 
 

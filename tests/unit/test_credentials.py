@@ -13,10 +13,10 @@ from mlctl.credentials import (
     cache_path,
     forget_login,
     read_login,
-    resolve_nomad_token,
     write_login,
 )
 from mlctl.errors import AuthError, ConfigError
+from mlctl.session import resolve_nomad_token
 from mlctl.settings import load_settings
 
 

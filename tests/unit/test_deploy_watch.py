@@ -26,6 +26,10 @@ class Script:
     states: list[dict[str, Any]]
     allocs: list[dict[str, Any]] = field(default_factory=list)
     reads: int = 0
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    job: dict[str, Any] = field(
+        default_factory=lambda: {"TaskGroups": [{"Name": "model", "Count": 3}]}
+    )
 
     def next(self, queue: list[Any]) -> Any:
         self.clock.now += 1
@@ -38,6 +42,12 @@ class FakeJobs:
 
     def latest_deployment(self, job_id: str, index: int = 0, wait: float = 30):
         return self.script.next(self.script.latest), index + 1
+
+    def evaluations(self, job_id: str):
+        return self.script.evaluations
+
+    def read(self, job_id: str):
+        return self.script.job
 
 
 class FakeDeployments:
@@ -133,3 +143,49 @@ def test_times_out_when_no_deployment_for_the_version_appears():
     nomad, clock = fake([dep("successful", version=0)], [dep("running")])
     result = follow(nomad, "mlctl-iris", 1, 3, None, clock)
     assert result.outcome is Outcome.TIMED_OUT and result.deployment is None
+
+
+GPU_METRIC = {
+    "NodesEvaluated": 3,
+    "NodesFiltered": 1,
+    "ConstraintFiltered": {"missing devices": 1},
+    "NodesExhausted": 2,
+    "DimensionExhausted": {"devices: no devices match request": 2},
+    "CoalescedFailures": 0,
+}
+
+
+def test_a_timed_out_rollout_says_why_allocations_are_blocked():
+    nomad, clock = fake([dep("running")], [dep("running")])
+    nomad.script.evaluations = [
+        {
+            "ID": "e1",
+            "Status": "complete",
+            "CreateIndex": 10,
+            "FailedTGAllocs": {"model": GPU_METRIC},
+        },
+        {
+            "ID": "e2",
+            "Status": "blocked",
+            "CreateIndex": 11,
+            "FailedTGAllocs": {"model": GPU_METRIC},
+        },
+    ]
+    result = follow(nomad, "mlctl-iris", 1, 5, None, clock)
+    assert result.outcome is Outcome.TIMED_OUT
+    (unplaced,) = result.unplaced
+    assert unplaced.text.startswith("group model: 1 of 3 allocations cannot be placed: ")
+    assert result.to_dict()["placement_failures"] == [unplaced.text]
+
+
+def test_old_placement_failures_without_a_blocked_evaluation_are_not_reported():
+    nomad, clock = fake([dep("running")], [dep("running")])
+    nomad.script.evaluations = [
+        {
+            "ID": "e1",
+            "Status": "complete",
+            "CreateIndex": 10,
+            "FailedTGAllocs": {"model": GPU_METRIC},
+        },
+    ]
+    assert follow(nomad, "mlctl-iris", 1, 5, None, clock).unplaced == []

@@ -50,7 +50,8 @@ def test_gpus_exhausted_on_gpu_nodes_and_cpu_node_filtered():
     }
     explanation = explain_placement("model", metric, ask_of(GPU_GROUP))
     assert explanation.text == (
-        "group model: no node has 1 free nvidia/gpu with memory >= 16384 MiB: "
+        "group model: 1 allocation cannot be placed: "
+        "no node has 1 free nvidia/gpu with memory >= 16384 MiB: "
         "devices exhausted on 2 of 2 nodes, "
         "1 node filtered: has no nvidia/gpu with memory >= 16384 MiB"
     )
@@ -73,10 +74,8 @@ def test_cpu_exhaustion_from_the_docs_sample():
     }
     explanation = explain_placement("cache", metric, GroupAsk(cpu=4000, memory=256))
     assert explanation.summary == "no node has 4000 MHz CPU free"
-    assert explanation.reasons == [
-        "CPU exhausted (needs 4000 MHz) on 1 of 1 node",
-        "4 allocations unplaced",
-    ]
+    assert explanation.reasons == ["CPU exhausted (needs 4000 MHz) on 1 of 1 node"]
+    assert explanation.how_many == "4 allocations cannot be placed"
 
 
 def test_memory_and_cpu_exhausted_together():
@@ -137,3 +136,21 @@ def test_failures_use_each_groups_ask_and_tolerate_unknown_groups():
     assert explanations[0].summary.startswith("no node has 1 free nvidia/gpu")
     assert explanations[1].summary == "no node has enough memory free"
     assert explain_failures(None) == []
+
+
+def test_a_partial_placement_says_how_many_of_the_count_cannot_be_placed():
+    # plan of 3 replicas with 1 GPU each on a cluster with 2 free GPUs: the third fails.
+    metric = {
+        "NodesEvaluated": 3,
+        "NodesFiltered": 1,
+        "ConstraintFiltered": {"missing devices": 1},
+        "NodesExhausted": 2,
+        "DimensionExhausted": {"devices: no devices match request": 2},
+        "CoalescedFailures": 0,
+    }
+    group = {**GPU_GROUP, "Count": 3}
+    (explanation,) = explain_failures({"model": metric}, [group])
+    assert explanation.text.startswith("group model: 1 of 3 allocations cannot be placed: ")
+    assert explanation.wanted == 3 and explanation.unplaced == 1
+    all_failed = explain_placement("model", {**metric, "CoalescedFailures": 2}, wanted=3)
+    assert all_failed.how_many == "3 of 3 allocations cannot be placed"

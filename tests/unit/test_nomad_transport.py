@@ -129,7 +129,7 @@ def test_path_segments_are_quoted(server):
             403,
             "Permission denied",
             None,
-            PermissionDenied,
+            AuthError,  # no token at all: not logged in is status 6, like the README says
             "permission denied: POST /v1/jobs/parse",
         ),
         (403, "ACL token not found", "tok-123456", AuthError, "does not know the token"),

@@ -7,7 +7,6 @@ from typing import Any
 
 from . import acl
 from .cluster import Cluster
-from .durations import format_duration
 from .hclparse import ParseError
 from .jobops import ApiError
 from .jobspec import duration_field
@@ -30,6 +29,7 @@ class AclStore:
         self.policies: dict[str, JSON] = {}
         self.parsed: dict[str, acl.Policy] = {}
         self.tokens: dict[str, JSON] = {}
+        self.roles: dict[str, JSON] = {}  # ACL roles by ID (managed by acl_auth.AclAuth)
         self.bootstrap_index = 0
 
     # ------------------------------------------------------------ resolution
@@ -52,9 +52,32 @@ class AclStore:
             raise ApiError(403, acl.TOKEN_EXPIRED)
         if token["Type"] == "management":
             return acl.MANAGEMENT
-        return acl.Grant(
-            False, [self.parsed[p] for p in token["Policies"] or [] if p in self.parsed]
-        )
+        return acl.Grant(False, [self.parsed[p] for p in self.policies_of(token)])
+
+    def policies_of(self, token: JSON) -> list[str]:
+        """The token's own policies plus those of its roles (deleted ones drop out)."""
+        names = list(token["Policies"] or [])
+        for link in token.get("Roles") or []:
+            role = self.roles.get(link.get("ID", ""))
+            names += [p["Name"] for p in role["Policies"]] if role else []
+        return [n for n in dict.fromkeys(names) if n in self.parsed]
+
+    def _role_links(self, links: Any) -> list[JSON]:
+        """``Roles`` of a token request: links by ID or by Name, to existing roles."""
+        out: list[JSON] = []
+        for link in links or []:
+            ref = link if isinstance(link, dict) else {}
+            role = self.roles.get(str(ref.get("ID") or "")) or next(
+                (r for r in self.roles.values() if r["Name"] == ref.get("Name")), None
+            )
+            if role is None:
+                raise ApiError(400, f"cannot find role {ref.get('ID') or ref.get('Name')}")
+            out.append({"ID": role["ID"], "Name": role["Name"]})
+        return out
+
+    def issue_login_token(self, body: JSON) -> JSON:
+        """A token created by ``/v1/acl/login``: its roles and policies were bound already."""
+        return self._make_token(body, None)
 
     def _anonymous(self) -> acl.Grant:
         anon = self.parsed.get("anonymous")
@@ -125,6 +148,9 @@ class AclStore:
         missing = [p for p in policies if p not in self.policies]
         if missing:
             raise ApiError(400, f"cannot find policy {missing[0]}")
+        if kind == "management" and body.get("Roles"):
+            raise ApiError(400, "management token cannot be associated with policies or roles")
+        body = {**body, "Roles": self._role_links(body.get("Roles"))}
         if body.get("AccessorID"):
             token = self.tokens.get(body["AccessorID"])
             if token is None:
@@ -157,11 +183,12 @@ class AclStore:
             "Name": body.get("Name") or "",
             "Type": body.get("Type") or "client",
             "Policies": body.get("Policies") or None,
-            "Roles": None,
+            "Roles": body.get("Roles") or None,
             "Global": bool(body.get("Global")),
             "CreateTime": rfc3339(now),
             "ExpirationTime": rfc3339(now + ttl) if ttl else None,
-            "ExpirationTTL": format_duration(ttl) if ttl else "",
+            # time.Duration in Nomad's JSON: nanoseconds (api-docs/acl/login.mdx).
+            "ExpirationTTL": ttl,
             "Hash": None,
             "CreateIndex": index,
             "ModifyIndex": index,

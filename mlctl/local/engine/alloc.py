@@ -151,6 +151,7 @@ class Alloc:
                     {
                         "Mode": "host",
                         "Device": "",
+                        "CIDR": "",
                         "IP": "127.0.0.1",
                         "MBits": 0,
                         "DynamicPorts": dynamic or None,
@@ -161,6 +162,54 @@ class Alloc:
                 else None,
                 "Ports": self.offer.ports or None,
             },
+        }
+
+    def legacy_resources(self) -> JSON:
+        """The pre-0.9 ``Resources``/``SharedResources``/``TaskResources`` views Nomad
+        still returns next to ``AllocatedResources``."""
+        disk = (self.group().get("EphemeralDisk") or {}).get("SizeMB", 300)
+        networks = self.allocated_resources()["Shared"]["Networks"]
+        tasks = {
+            task["Name"]: {
+                "CPU": task["Resources"]["CPU"],
+                "MemoryMB": task["Resources"]["MemoryMB"],
+                "DiskMB": 0,
+                "Networks": None,
+                "Devices": task["Resources"].get("Devices"),
+            }
+            for task in self.group()["Tasks"]
+        }
+        return {
+            "Resources": {
+                "CPU": self.offer.cpu,
+                "MemoryMB": self.offer.memory,
+                "DiskMB": disk,
+                "Networks": networks,
+            },
+            "SharedResources": {"CPU": 0, "MemoryMB": 0, "DiskMB": disk, "Networks": networks},
+            "TaskResources": tasks,
+        }
+
+    def _metrics(self) -> JSON:
+        """The placement's AllocationMetric (what was evaluated, filtered and scored)."""
+        if self.offer.metric is not None:
+            return self.offer.metric.to_api()
+        return {
+            "NodesEvaluated": 1,
+            "NodesFiltered": 0,
+            "NodesInPool": 1,
+            "NodesAvailable": {self.node["Datacenter"]: 1},
+            "ClassFiltered": None,
+            "ConstraintFiltered": None,
+            "NodesExhausted": 0,
+            "ClassExhausted": None,
+            "DimensionExhausted": None,
+            "QuotaExhausted": None,
+            "ResourcesExhausted": None,
+            "Scores": None,
+            "ScoreMetaData": None,
+            "AllocationTime": 41_000,
+            "CoalescedFailures": 0,
         }
 
     def _common(self) -> JSON:
@@ -184,6 +233,8 @@ class Alloc:
             "RescheduleTracker": self.reschedule_tracker,
             "PreemptedAllocations": None,
             "PreemptedByAllocation": "",
+            "PreviousAllocation": self.previous_allocation or "",
+            "NextAllocation": self.next_allocation or "",
             "CreateIndex": self.create_index,
             "ModifyIndex": self.modify_index,
             "CreateTime": self.create_time,
@@ -211,17 +262,9 @@ class Alloc:
                 "Job": self.job if with_job else None,
                 "JobVersion": self.job_version,
                 "AllocatedResources": self.allocated_resources(),
-                "Resources": {"CPU": self.offer.cpu, "MemoryMB": self.offer.memory},
-                "Metrics": {
-                    "NodesEvaluated": 1,
-                    "NodesFiltered": 0,
-                    "NodesExhausted": 0,
-                    "AllocationTime": 41_000,
-                    "CoalescedFailures": 0,
-                },
+                **self.legacy_resources(),
+                "Metrics": self._metrics(),
                 "DeploymentID": self.deployment_id or "",
-                "PreviousAllocation": self.previous_allocation or "",
-                "NextAllocation": self.next_allocation or "",
                 "AllocModifyIndex": self.alloc_modify_index,
                 "NetworkStatus": {"InterfaceName": "", "Address": "127.0.0.1", "DNS": None},
                 "SignedIdentities": None,

@@ -40,6 +40,7 @@ class Offer:
     memory: int
     devices: dict[str, list[JSON]]  # task -> [{Vendor, Type, Name, DeviceIDs}]
     ports: list[JSON]  # [{Label, Value, To, HostIP}]
+    metric: Metric | None = None  # how the node was chosen (the allocation's Metrics)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Metric:
     class_exhausted: Counter[str] = field(default_factory=Counter)
     dimension_exhausted: Counter[str] = field(default_factory=Counter)
     coalesced_failures: int = 0
+    scores: dict[str, float] = field(default_factory=dict)  # "<node id>.binpack" -> score
 
     def to_api(self) -> JSON:
         return {
@@ -70,7 +72,7 @@ class Metric:
             "DimensionExhausted": dict(self.dimension_exhausted) or None,
             "QuotaExhausted": None,
             "ResourcesExhausted": None,
-            "Scores": None,
+            "Scores": dict(self.scores) or None,
             "ScoreMetaData": None,
             "AllocationTime": 41_000,
             "CoalescedFailures": self.coalesced_failures,
@@ -120,10 +122,14 @@ def place(job: JSON, group: JSON, nodes: list[JSON], usage: dict[str, NodeUsage]
             metric.dimension_exhausted[offer_or_dim] += 1
             continue
         score = _binpack_score(node, usage.get(node["ID"], NodeUsage()), offer_or_dim)
+        metric.scores[f"{node['ID']}.binpack"] = round(score, 6)
         if best is None or score > best[0]:
             best = (score, offer_or_dim)
     metric.class_filtered = Counter({k: v for k, v in metric.class_filtered.items() if v})
-    return best[1] if best is not None else metric
+    if best is None:
+        return metric
+    best[1].metric = metric
+    return best[1]
 
 
 def _filter_reason(job: JSON, group: JSON, node: JSON, used: NodeUsage, job_key: str) -> str | None:

@@ -23,6 +23,13 @@ def _cas(req: Request) -> int | None:
         raise ApiError(400, "cas must be an integer") from None
 
 
+def _visible(req: Request, conflicting: JSON) -> JSON:
+    """A conflict shows the current Items only to a token that may read the variable."""
+    if req.grant.allow_variable(conflicting["Namespace"], conflicting["Path"], "read"):
+        return conflicting
+    return {k: v for k, v in conflicting.items() if k != "Items"}
+
+
 def register(router: Router) -> None:
     r = router
 
@@ -155,7 +162,7 @@ def register(router: Router) -> None:
         try:
             return req.sim.variables.put(namespace, path, body, _cas(req))
         except ConflictError as exc:
-            return Reply(exc.current, status=409)
+            return Reply(_visible(req, exc.current), status=409)
 
     r.add("PUT", "/v1/var/:path", write_var, guard=any_token)
     r.add("POST", "/v1/var/:path", write_var, guard=any_token)
@@ -168,5 +175,5 @@ def register(router: Router) -> None:
         try:
             req.sim.variables.delete(req.namespace, path, _cas(req))
         except ConflictError as exc:
-            return Reply(exc.current, status=409)
+            return Reply(_visible(req, exc.current), status=409)
         return Reply("", status=200)

@@ -128,7 +128,15 @@ def register(router: Router) -> None:
             from .diff import job_diff
 
             diffs = [job_diff(items[i + 1], items[i]) for i in range(len(items) - 1)]
-        return {"Versions": items, "Diffs": diffs}
+        # The body repeats the query metadata the headers carry (api-docs/jobs.mdx).
+        index = req.sim.store.max_index(JOB_TABLES)
+        return {
+            "Versions": items,
+            "Diffs": diffs,
+            "Index": index,
+            "KnownLeader": True,
+            "LastContact": 0,
+        }
 
     @r.route("POST", "/v1/job/:id/revert", guard=ns("submit-job"))
     def revert(req: Request) -> Any:

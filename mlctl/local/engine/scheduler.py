@@ -493,6 +493,7 @@ def create_alloc(
             "StartedAt": None,
             "FinishedAt": None,
             "Events": [task_event("Received", "Task received by client", now_ns)],
+            "TaskHandle": None,
         }
     cluster.allocs[alloc.id] = alloc
     cluster.emit(

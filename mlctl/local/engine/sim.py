@@ -5,7 +5,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import routes_acl, routes_allocs, routes_cluster, routes_events, routes_jobs, routes_sim
+from . import (
+    routes_acl,
+    routes_acl_auth,
+    routes_allocs,
+    routes_cluster,
+    routes_events,
+    routes_jobs,
+    routes_sim,
+)
+from .acl_auth import AclAuth
 from .acl_store import AclStore
 from .alloc import Alloc
 from .clock import SimClock
@@ -53,6 +62,7 @@ class NomadSim:
         self.faults = Faults()
         self.cluster = Cluster(self.store, region)
         self.acls = AclStore(self.cluster, acl)
+        self.acl_auth = AclAuth(self.acls)  # roles, auth methods, binding rules, login
         self.variables = Variables(self.cluster)
         self.lifecycle = Lifecycle(self.cluster)
         self.router = Router()
@@ -61,6 +71,7 @@ class NomadSim:
             routes_allocs,
             routes_cluster,
             routes_acl,
+            routes_acl_auth,
             routes_events,
             routes_sim,
         ):

@@ -30,6 +30,9 @@ TABLES = (
     "namespaces",
     "acl_policy",
     "acl_token",
+    "acl_role",
+    "acl_auth_method",
+    "acl_binding_rule",
     "variables",
     "scaling_event",
 )

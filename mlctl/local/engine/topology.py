@@ -141,6 +141,23 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
                     "DynamicPorts": None,
                 }
             ],
+            "NodeNetworks": [
+                {
+                    "Mode": "host",
+                    "Device": "lo",
+                    "MacAddress": "",
+                    "Speed": 1000,
+                    "Addresses": [
+                        {
+                            "Family": "ipv4",
+                            "Alias": "default",
+                            "Address": "127.0.0.1",
+                            "ReservedPorts": "",
+                            "Gateway": "",
+                        }
+                    ],
+                }
+            ],
             "Devices": _devices(spec) or None,
             "MinDynamicPort": 20000,
             "MaxDynamicPort": 32000,
@@ -181,6 +198,8 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
             },
         },
         "HostVolumes": None,
+        "CSIControllerPlugins": None,  # no CSI here (see tests/README.md)
+        "CSINodePlugins": None,
         "HostNetworks": None,
         "LastDrain": None,
         "CreateIndex": index,

@@ -44,11 +44,7 @@ class Variables:
         if cas is not None:
             current = existing["ModifyIndex"] if existing else 0
             if cas != current:
-                raise ConflictError(
-                    self.meta(existing)
-                    if existing
-                    else {"Namespace": namespace, "Path": path, "CreateIndex": 0, "ModifyIndex": 0}
-                )
+                raise ConflictError(_conflicting(existing, namespace, path))
         index = self.cluster.store.bump("variables")
         now = self.cluster.now_ns()
         var = {
@@ -68,11 +64,7 @@ class Variables:
         if cas is not None:
             current = existing["ModifyIndex"] if existing else 0
             if cas != current:
-                raise ConflictError(
-                    self.meta(existing)
-                    if existing
-                    else {"Namespace": namespace, "Path": path, "CreateIndex": 0, "ModifyIndex": 0}
-                )
+                raise ConflictError(_conflicting(existing, namespace, path))
         if existing is not None:
             del self.items[(namespace, path)]
             self.cluster.store.bump("variables")
@@ -82,8 +74,24 @@ class Variables:
         return {k: v for k, v in var.items() if k != "Items"}
 
 
+def _conflicting(existing: JSON | None, namespace: str, path: str) -> JSON:
+    """The body of a CAS conflict: the current variable (Items included; the route drops
+    them for a token that may not read it), or an empty one when there is none."""
+    if existing is not None:
+        return dict(existing)
+    return {
+        "Namespace": namespace,
+        "Path": path,
+        "Items": None,
+        "CreateIndex": 0,
+        "CreateTime": 0,
+        "ModifyIndex": 0,
+        "ModifyTime": 0,
+    }
+
+
 class ConflictError(ApiError):
-    """409 with the conflicting variable's metadata as the body (CAS failure)."""
+    """409 with the conflicting variable as the body (CAS failure)."""
 
     def __init__(self, current: JSON) -> None:
         super().__init__(409, "cas conflict")

@@ -8,14 +8,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.simulators.vault.durations import parse_duration
+from tests.simulators.vault import fields
 from tests.simulators.vault.routing import (
     Reply,
     Request,
     Route,
     envelope,
     keys_reply,
-    string_list,
 )
 from tests.simulators.vault.state import Core, VaultFailure
 from tests.simulators.vault.tokens import auth_block
@@ -35,11 +34,18 @@ class Role:
     def public(self) -> dict[str, Any]:
         return {
             "bind_secret_id": self.bind_secret_id,
+            "local_secret_ids": False,
+            "secret_id_bound_cidrs": None,
             "secret_id_num_uses": self.secret_id_num_uses,
             "secret_id_ttl": self.secret_id_ttl,
+            "token_bound_cidrs": [],
+            "token_explicit_max_ttl": 0,
             "token_max_ttl": self.token_max_ttl,
+            "token_no_default_policy": False,
+            "token_num_uses": 0,
+            "token_period": 0,
             "token_policies": self.token_policies,
-            "policies": self.token_policies,
+            "token_strictly_bind_ip": False,
             "token_ttl": self.token_ttl,
             "token_type": "default",
         }
@@ -79,15 +85,26 @@ class ApproleBackend:
     def write(self, request: Request, match: re.Match[str]) -> Reply:
         name, body = match["name"].lower(), request.body
         role = self.roles.get(name) or Role(role_id=str(uuid.uuid4()))
-        if "token_policies" in body or "policies" in body:
-            role.token_policies = string_list(body.get("token_policies", body.get("policies")))
-        for key in ("token_ttl", "token_max_ttl", "secret_id_ttl"):
-            if key in body:
-                setattr(role, key, parse_duration(body[key]))
-        if "secret_id_num_uses" in body:
-            role.secret_id_num_uses = int(body["secret_id_num_uses"])
-        if "bind_secret_id" in body:
-            role.bind_secret_id = bool(body["bind_secret_id"])
+        # Convert every field first: a bad value is a 400 and changes nothing.
+        policies_key = "token_policies" if "token_policies" in body else "policies"
+        policies = fields.strings(body, policies_key) if policies_key in body else None
+        durations = {
+            key: fields.duration(body, key, getattr(role, key))
+            for key in ("token_ttl", "token_max_ttl", "secret_id_ttl")
+        }
+        uses = fields.integer(body, "secret_id_num_uses", role.secret_id_num_uses)
+        bind = fields.boolean(body, "bind_secret_id", role.bind_secret_id)
+        if not bind:
+            # Vault refuses a role that nothing protects (no secret-id, no CIDR bound).
+            raise VaultFailure(
+                500,
+                "1 error occurred:\n\t* at least one constraint should be enabled on the role\n\n",
+            )
+        if policies is not None:
+            role.token_policies = policies
+        for key, value in durations.items():
+            setattr(role, key, value)
+        role.secret_id_num_uses, role.bind_secret_id = uses, bind
         self.roles[name] = role
         return Reply(204)
 
@@ -99,9 +116,12 @@ class ApproleBackend:
         return envelope({"role_id": self._role(match["name"]).role_id})
 
     def secret_id(self, request: Request, match: re.Match[str]) -> Reply:
-        role = self._role(match["name"])
+        wanted_ttl = fields.duration(request.body, "ttl", prefix=fields.VALIDATION)
+        role = self.roles.get(match["name"].lower())
+        if role is None:
+            raise VaultFailure(404, f'role "{match["name"]}" does not exist')
         secret, accessor = str(uuid.uuid4()), str(uuid.uuid4())
-        ttl = parse_duration(request.body.get("ttl")) or role.secret_id_ttl
+        ttl = wanted_ttl or role.secret_id_ttl
         now = self.core.clock.now()
         role.secret_ids[secret] = {
             "accessor": accessor,
@@ -143,5 +163,6 @@ class ApproleBackend:
             ttl=role.token_ttl,
             max_ttl=role.token_max_ttl,
             meta={"role_name": name},
+            entity_id=self.core.entity_for(f"{self.mount}:{name}"),
         )
         return envelope(None, auth=auth_block(self.core, token))

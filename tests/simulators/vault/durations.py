@@ -6,6 +6,7 @@ import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNKNOWN_UNIT = re.compile(r"\d+(?:\.\d+)?([^\d.]+)")
 
 
 class DurationError(ValueError):
@@ -17,7 +18,7 @@ def parse_duration(value: object) -> int:
     if value is None or value == "":
         return 0
     if isinstance(value, bool):
-        raise DurationError(f"invalid duration {value!r}")
+        raise DurationError(f'time: invalid duration "{value}"')
     if isinstance(value, int | float):
         return int(value)
     text = str(value).strip()
@@ -30,5 +31,8 @@ def parse_duration(value: object) -> int:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text) or not text:
-        raise DurationError(f"time: invalid duration {text!r}")
+        unit = _UNKNOWN_UNIT.fullmatch(text)
+        if unit:  # Go names the unit it does not know
+            raise DurationError(f'time: unknown unit "{unit.group(1)}" in duration "{text}"')
+        raise DurationError(f'time: invalid duration "{text}"')
     return int(total)

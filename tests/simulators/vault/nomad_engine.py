@@ -16,14 +16,13 @@ from typing import Any
 
 import requests
 
-from tests.simulators.vault.durations import parse_duration
+from tests.simulators.vault import fields
 from tests.simulators.vault.routing import (
     Reply,
     Request,
     Route,
     envelope,
     keys_reply,
-    string_list,
 )
 from tests.simulators.vault.state import Core, VaultFailure
 
@@ -66,11 +65,12 @@ class NomadEngine:
 
     def write_access(self, request: Request, _: re.Match[str]) -> Reply:
         body = request.body
+        name_length = fields.integer(body, "max_token_name_length")
         self.access = {
             "address": str(body.get("address") or os.environ.get("NOMAD_ADDR", "")),
             "token": str(body.get("token") or ""),
             "ca_cert": str(body.get("ca_cert") or ""),
-            "max_token_name_length": int(body.get("max_token_name_length") or 0) or 256,
+            "max_token_name_length": name_length or 256,
         }
         return Reply(204)
 
@@ -81,8 +81,8 @@ class NomadEngine:
 
     def write_lease(self, request: Request, _: re.Match[str]) -> Reply:
         self.lease = {
-            "ttl": parse_duration(request.body.get("ttl")),
-            "max_ttl": parse_duration(request.body.get("max_ttl")),
+            "ttl": fields.duration(request.body, "ttl"),
+            "max_ttl": fields.duration(request.body, "max_ttl"),
         }
         return Reply(204)
 
@@ -107,11 +107,12 @@ class NomadEngine:
         token_type = str(body.get("type") or role.type)
         if token_type not in {"client", "management"}:
             raise VaultFailure(400, 'type must be "client" or "management"')
-        policies = string_list(body["policies"]) if "policies" in body else role.policies
+        policies = fields.strings(body, "policies") if "policies" in body else role.policies
+        global_ = fields.boolean(body, "global", role.global_)
         if token_type == "client" and not policies:
             raise VaultFailure(400, "client tokens require at least one policy")
         role.policies, role.type = policies, token_type
-        role.global_ = bool(body.get("global", role.global_))
+        role.global_ = global_
         self.roles[match["name"]] = role
         return Reply(204)
 
@@ -150,7 +151,6 @@ class NomadEngine:
             lease_id=lease.id,
             lease_duration=lease.ttl,
             renewable=True,
-            mount_type="nomad",
         )
 
     def _nomad(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

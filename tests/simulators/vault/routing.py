@@ -82,7 +82,6 @@ def envelope(
     lease_id: str = "",
     lease_duration: int = 0,
     renewable: bool = False,
-    mount_type: str = "",
 ) -> Reply:
     """A 200 answer in Vault's standard response envelope."""
     return Reply(
@@ -96,7 +95,6 @@ def envelope(
             "wrap_info": None,
             "warnings": None,
             "auth": auth,
-            "mount_type": mount_type,
         },
     )
 
@@ -113,14 +111,3 @@ def require(body: dict[str, Any], name: str) -> Any:
     if value in (None, ""):
         raise VaultFailure(400, f"missing {name}")
     return value
-
-
-def string_list(value: Any) -> list[str]:
-    """Vault accepts lists or comma-separated strings for policy lists."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    raise VaultFailure(400, f"expected a list of strings, got {type(value).__name__}")

@@ -17,9 +17,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.simulators.vault.approle import ApproleBackend
+from tests.simulators.vault.identity import IdentityBackend
 from tests.simulators.vault.nomad_engine import NomadEngine
 from tests.simulators.vault.routing import Reply, Request, Route, handler_for, operation_of
-from tests.simulators.vault.state import Core, VaultFailure, permission_denied
+from tests.simulators.vault.state import Core, VaultFailure, policy_denied
 from tests.simulators.vault.system import SystemBackend
 from tests.simulators.vault.tokens import TokenBackend
 from tests.simulators.vault.userpass import UserpassBackend
@@ -39,6 +40,7 @@ class VaultSimulator:
         self.backends: dict[str, Backend] = {
             "sys": self.system,
             "auth/token": TokenBackend(self.core),
+            "identity": IdentityBackend(self.core, lambda: self.address),
         }
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -95,6 +97,8 @@ class VaultSimulator:
                 return self._handle(request)
             except VaultFailure as failure:
                 return Reply(failure.status, {"errors": failure.errors})
+            except Exception as exc:  # a simulator bug still answers, as Vault's 500 would
+                return Reply(500, {"errors": [f"internal error: {type(exc).__name__}: {exc}"]})
 
     def _handle(self, request: Request) -> Reply:
         route, match = self._route(request.path)
@@ -106,7 +110,7 @@ class VaultSimulator:
                 acl_path += "/"
             sudo = bool(route and route.sudo)
             if not self.core.acl_for(request.token).allows(acl_path, request.operation, sudo=sudo):
-                raise permission_denied()
+                raise policy_denied()
         if route is None or match is None:
             raise VaultFailure(
                 404, f'no handler for route "{request.path}". route entry not found.'
@@ -169,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 raise ValueError("body must be a JSON object")
         except ValueError as exc:
-            self._send(Reply(400, {"errors": [f"failed to parse JSON input: {exc}"]}))
+            self._send(Reply(400, {"errors": [f"failed to decode JSON input: {exc}"]}))
             return
         auth = self.headers.get("Authorization", "")
         token = self.headers.get("X-Vault-Token") or (

@@ -69,7 +69,14 @@ class VaultFailure(Exception):
 
 
 def permission_denied() -> VaultFailure:
+    """A missing, unknown or expired token (Vault's plain message)."""
     return VaultFailure(403, "permission denied")
+
+
+def policy_denied() -> VaultFailure:
+    """A live token whose policies do not grant the request (Vault wraps this one in a
+    multierror, hence the different text)."""
+    return VaultFailure(403, "1 error occurred:\n\t* permission denied\n\n")
 
 
 def new_token_id() -> str:
@@ -122,6 +129,11 @@ class Core:
     tokens: dict[str, Token] = field(default_factory=dict)
     accessors: dict[str, str] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
+    entities: dict[str, str] = field(default_factory=dict)  # alias ("mount:name") -> ID
+
+    def entity_for(self, alias: str) -> str:
+        """The entity of a login alias: created at its first login, the same ever after."""
+        return self.entities.setdefault(alias, str(uuid.uuid4()))
 
     # -- policies -----------------------------------------------------------------------
     def rules_of(self, name: str) -> list[Rule]:
@@ -144,6 +156,7 @@ class Core:
         parent: Token | None = None,
         token_id: str | None = None,
         renewable: bool = True,
+        entity_id: str = "",
     ) -> Token:
         now = self.clock.now()
         root = "root" in policies
@@ -163,7 +176,7 @@ class Core:
             meta=dict(meta or {}),
             renewable=renewable and bool(ttl),
             parent=parent.id if parent else None,
-            entity_id=str(uuid.uuid4()) if not root else "",
+            entity_id=entity_id,
         )
         self.tokens[token.id] = token
         self.accessors[token.accessor] = token.id
@@ -174,7 +187,7 @@ class Core:
     def token_ttl_left(self, token: Token) -> int:
         if token.expire_time is None:
             return 0
-        return max(0, int(token.expire_time - self.clock.now()))
+        return max(0, round(token.expire_time - self.clock.now()))
 
     def lookup(self, token_id: str | None) -> Token:
         """The live token, or 403 exactly as Vault answers a bad or expired token."""

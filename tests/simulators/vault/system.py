@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.simulators.vault.durations import parse_duration
+from tests.simulators.vault import fields
+from tests.simulators.vault.durations import DurationError, parse_duration
 from tests.simulators.vault.policy import PolicyError, parse_policy
 from tests.simulators.vault.routing import (
     Reply,
@@ -25,15 +26,38 @@ AUTH_TYPES = ("userpass", "approle")
 SECRET_TYPES = ("nomad", "kv")
 
 
+def _config_ttls(config: dict[str, Any]) -> dict[str, int]:
+    """A mount's ``config`` TTLs, refused like Vault does when one is not a duration."""
+    ttls = {}
+    for key, word in (("default_lease_ttl", "default"), ("max_lease_ttl", "max")):
+        try:
+            ttls[key] = parse_duration(config.get(key))
+        except DurationError as exc:
+            raise VaultFailure(
+                400, f"unable to parse {word} TTL of {config.get(key)}: {exc}"
+            ) from None
+    return ttls
+
+
+def _tune_ttl(body: dict[str, Any], key: str, current: int) -> int:
+    if key not in body:
+        return current
+    try:
+        return parse_duration(body[key])
+    except DurationError as exc:
+        raise VaultFailure(400, str(exc)) from None
+
+
 def _mount_entry(
     kind: str, accessor: str, description: str, config: dict[str, Any]
 ) -> dict[str, Any]:
+    ttls = _config_ttls(config)
     return {
         "accessor": accessor,
         "config": {
-            "default_lease_ttl": parse_duration(config.get("default_lease_ttl")),
+            "default_lease_ttl": ttls["default_lease_ttl"],
             "force_no_cache": False,
-            "max_lease_ttl": parse_duration(config.get("max_lease_ttl")),
+            "max_lease_ttl": ttls["max_lease_ttl"],
         },
         "description": description,
         "external_entropy_access": False,
@@ -105,6 +129,11 @@ class SystemBackend:
                 r"sys/leases/revoke-prefix/(?P<prefix>.+)", {"write": self.revoke_prefix}, sudo=True
             ),
             Route(r"sys/capabilities-self", {"write": self.capabilities_self}),
+            Route(
+                r"sys/plugins/catalog/(?P<kind>secret|auth)/(?P<name>[^/]+)",
+                {"read": self.catalog_entry},
+                sudo=True,
+            ),
         ]
 
     def health(self, request: Request, _: re.Match[str]) -> Reply:
@@ -136,17 +165,17 @@ class SystemBackend:
 
     def enable_auth(self, request: Request, match: re.Match[str]) -> Reply:
         path = match["path"] + "/"
-        kind = str(require(request.body, "type"))
+        config = fields.mapping(request.body, "config", prefix=fields.VALIDATION)
+        kind = request.body.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise VaultFailure(400, "backend type must be specified as a string")
         if path in self.auth:
             raise VaultFailure(400, f"path is already in use at {path}")
         if kind not in AUTH_TYPES:
             raise VaultFailure(400, f"plugin not found in the catalog: {kind}")
         accessor = f"auth_{kind}_{secrets.token_hex(4)}"
         self.auth[path] = _mount_entry(
-            kind,
-            accessor,
-            str(request.body.get("description") or ""),
-            request.body.get("config") or {},
+            kind, accessor, str(request.body.get("description") or ""), config
         )
         self.on_auth_mount(match["path"], kind)
         return Reply(204)
@@ -166,6 +195,7 @@ class SystemBackend:
 
     def mount(self, request: Request, match: re.Match[str]) -> Reply:
         path = match["path"] + "/"
+        config = fields.mapping(request.body, "config", prefix=fields.VALIDATION)
         kind = str(require(request.body, "type"))
         if any(path.startswith(p) or p.startswith(path) for p in self.mounts):
             raise VaultFailure(400, f"path is already in use at {path}")
@@ -175,7 +205,7 @@ class SystemBackend:
             kind,
             f"{kind}_{secrets.token_hex(4)}",
             str(request.body.get("description") or ""),
-            request.body.get("config") or {},
+            config,
         )
         self.on_secret_mount(match["path"], kind)
         return Reply(204)
@@ -192,16 +222,21 @@ class SystemBackend:
         entry = self.mounts.get(match["path"] + "/")
         if entry is None:
             raise VaultFailure(400, f"No secret engine mount at {match['path']}/")
-        config = entry["config"]
-        return envelope({**config, "description": entry["description"]})
+        tuned = {**entry["config"], "description": entry["description"]}
+        reply = envelope(tuned)
+        assert reply.body is not None
+        reply.body.update(tuned)  # Vault repeats the tune values at the top level
+        return reply
 
     def tune(self, request: Request, match: re.Match[str]) -> Reply:
         entry = self.mounts.get(match["path"] + "/")
         if entry is None:
             raise VaultFailure(400, f"No secret engine mount at {match['path']}/")
-        for key in ("default_lease_ttl", "max_lease_ttl"):
-            if key in request.body:
-                entry["config"][key] = parse_duration(request.body[key])
+        tuned = {
+            key: _tune_ttl(request.body, key, entry["config"][key])
+            for key in ("default_lease_ttl", "max_lease_ttl")
+        }
+        entry["config"].update(tuned)
         return Reply(204)
 
     # -- ACL policies ---------------------------------------------------------------------
@@ -221,13 +256,26 @@ class SystemBackend:
             return envelope({"name": "root", "policy": ""})
         if name not in self.core.policies:
             raise VaultFailure(404)
-        return envelope({"name": name, "policy": self.core.policies[name]})
+        return envelope(
+            {
+                "name": name,
+                "policy": self.core.policies[name],
+                # OpenBao's policy read also reports these (versioning, CAS, templates).
+                "allow_slashes_in_identity_templates": False,
+                "allow_wildcards_in_identity_templates": False,
+                "cas_required": False,
+                "modified": "",
+                "version": 1,
+            }
+        )
 
     def write_policy(self, request: Request, match: re.Match[str]) -> Reply:
         name = match["name"].lower()
         if name == "root":
             raise VaultFailure(400, "cannot update root policy")
-        text = str(require(request.body, "policy"))
+        text = request.body.get("policy")
+        if not isinstance(text, str) or not text:
+            raise VaultFailure(400, "'policy' parameter not supplied or empty")
         try:
             parse_policy(text)
         except PolicyError as exc:
@@ -277,10 +325,11 @@ class SystemBackend:
         return keys_reply(sorted(keys))
 
     def lease_renew(self, request: Request, _: re.Match[str]) -> Reply:
+        increment = fields.duration(request.body, "increment", prefix=fields.VALIDATION)
         lease_id = str(require(request.body, "lease_id"))
         if lease_id.startswith("auth/"):
             raise VaultFailure(400, "tokens cannot be renewed through this endpoint")
-        lease = self.core.renew_lease(lease_id, parse_duration(request.body.get("increment")))
+        lease = self.core.renew_lease(lease_id, increment)
         ttl = int(lease.expire_time - self.core.clock.now())
         reply = envelope(None, lease_id=lease.id, lease_duration=ttl, renewable=True)
         return reply
@@ -292,6 +341,23 @@ class SystemBackend:
     def revoke_prefix(self, request: Request, match: re.Match[str]) -> Reply:
         self.core.revoke_prefix(match["prefix"])
         return Reply(204)
+
+    def catalog_entry(self, request: Request, match: re.Match[str]) -> Reply:
+        """Built-in plugins: this simulator plays HashiCorp Vault, Nomad engine included."""
+        known = SECRET_TYPES if match["kind"] == "secret" else AUTH_TYPES
+        if match["name"] not in known:
+            raise VaultFailure(404)
+        return envelope(
+            {
+                "args": None,
+                "builtin": True,
+                "command": "",
+                "deprecation_status": "supported",
+                "name": match["name"],
+                "sha256": "",
+                "version": "v1.15.0+builtin",
+            }
+        )
 
     def capabilities_self(self, request: Request, _: re.Match[str]) -> Reply:
         assert request.token is not None

@@ -6,8 +6,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.simulators.vault.durations import parse_duration
-from tests.simulators.vault.routing import Reply, Request, Route, envelope, string_list
+from tests.simulators.vault import fields
+from tests.simulators.vault.durations import DurationError, parse_duration
+from tests.simulators.vault.routing import Reply, Request, Route, envelope
 from tests.simulators.vault.state import Core, Token, VaultFailure
 
 
@@ -79,7 +80,8 @@ class TokenBackend:
 
     def renew_self(self, request: Request, _: re.Match[str]) -> Reply:
         token = self._caller(request)
-        self.core.renew_token(token, parse_duration(request.body.get("increment")))
+        increment = fields.duration(request.body, "increment", prefix=fields.VALIDATION)
+        self.core.renew_token(token, increment)
         return envelope(None, auth=auth_block(self.core, token))
 
     def revoke_self(self, request: Request, _: re.Match[str]) -> Reply:
@@ -89,16 +91,23 @@ class TokenBackend:
     def create(self, request: Request, _: re.Match[str]) -> Reply:
         caller = self._caller(request)
         body = request.body
-        wanted = string_list(body.get("policies")) or [p for p in caller.policies]
-        if not body.get("no_default_policy") and "root" not in wanted:
+        check = fields.VALIDATION
+        meta = fields.string_map(body, "meta", prefix=check)
+        renewable = fields.boolean(body, "renewable", True, prefix=check)
+        no_parent = fields.boolean(body, "no_parent", prefix=check)
+        no_default = fields.boolean(body, "no_default_policy", prefix=check)
+        wanted = fields.strings(body, "policies", prefix=check) or list(caller.policies)
+        try:
+            ttl = parse_duration(body.get("ttl"))
+            max_ttl = parse_duration(body.get("explicit_max_ttl"))
+        except DurationError as exc:
+            raise VaultFailure(400, str(exc)) from None
+        if not no_default and "root" not in wanted:
             wanted.append("default")
         acl = self.core.acl_for(caller)
         may_escalate = acl.allows("auth/token/create", "update", sudo=True)
         if not may_escalate and not set(wanted) <= set(caller.policies) | {"default"}:
             raise VaultFailure(400, "child policies must be subset of parent")
-        ttl = parse_duration(body.get("ttl"))
-        max_ttl = parse_duration(body.get("explicit_max_ttl"))
-        meta = {str(k): str(v) for k, v in (body.get("meta") or {}).items()}
         token = self.core.issue_token(
             policies=wanted,
             path="auth/token/create",
@@ -106,9 +115,10 @@ class TokenBackend:
             ttl=ttl,
             max_ttl=max_ttl,
             meta=meta,
-            parent=None if body.get("no_parent") else caller,
+            parent=None if no_parent else caller,
             token_id=body.get("id") if caller.is_root else None,
-            renewable=body.get("renewable", True) is not False,
+            renewable=renewable,
+            entity_id=caller.entity_id,  # a child token acts for its parent's entity
         )
         return envelope(None, auth=auth_block(self.core, token))
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.simulators.vault.durations import parse_duration
+from tests.simulators.vault import fields
 from tests.simulators.vault.routing import (
     Reply,
     Request,
@@ -21,7 +21,6 @@ from tests.simulators.vault.routing import (
     envelope,
     keys_reply,
     require,
-    string_list,
 )
 from tests.simulators.vault.state import Core, VaultFailure
 from tests.simulators.vault.tokens import auth_block
@@ -59,7 +58,7 @@ class User:
             "token_num_uses": 0,
             "token_period": 0,
             "token_policies": self.token_policies,
-            "policies": self.token_policies,
+            "token_strictly_bind_ip": False,
             "token_ttl": self.token_ttl,
             "token_type": "default",
         }
@@ -103,23 +102,26 @@ class UserpassBackend:
         if user is None:
             password = require(body, "password")
             user = User(b"", b"")
+            self._apply_token_fields(user, body)
             user.set_password(str(password))
-        elif body.get("password"):
-            user.set_password(str(body["password"]))
-        self._apply_token_fields(user, body)
+        else:
+            self._apply_token_fields(user, body)
+            if body.get("password"):
+                user.set_password(str(body["password"]))
         self.users[name] = user
         return Reply(204)
 
     @staticmethod
     def _apply_token_fields(user: User, body: dict[str, Any]) -> None:
-        if "token_policies" in body or "policies" in body:
-            user.token_policies = string_list(body.get("token_policies", body.get("policies")))
-        if "token_ttl" in body:
-            user.token_ttl = parse_duration(body["token_ttl"])
-        if "token_max_ttl" in body:
-            user.token_max_ttl = parse_duration(body["token_max_ttl"])
-        if "token_no_default_policy" in body:
-            user.token_no_default_policy = bool(body["token_no_default_policy"])
+        # Convert every field before changing anything: a bad value leaves the user as it was.
+        policies_key = "token_policies" if "token_policies" in body else "policies"
+        policies = fields.strings(body, policies_key) if policies_key in body else None
+        ttl = fields.duration(body, "token_ttl", user.token_ttl)
+        max_ttl = fields.duration(body, "token_max_ttl", user.token_max_ttl)
+        no_default = fields.boolean(body, "token_no_default_policy", user.token_no_default_policy)
+        if policies is not None:
+            user.token_policies = policies
+        user.token_ttl, user.token_max_ttl, user.token_no_default_policy = ttl, max_ttl, no_default
 
     def delete(self, request: Request, match: re.Match[str]) -> Reply:
         self.users.pop(match["name"].lower(), None)
@@ -131,7 +133,7 @@ class UserpassBackend:
 
     def set_policies(self, request: Request, match: re.Match[str]) -> Reply:
         user = self._user(match["name"])
-        user.token_policies = string_list(request.body.get("token_policies"))
+        user.token_policies = fields.strings(request.body, "token_policies")
         return Reply(204)
 
     def login(self, request: Request, match: re.Match[str]) -> Reply:
@@ -152,5 +154,6 @@ class UserpassBackend:
             ttl=user.token_ttl,
             max_ttl=user.token_max_ttl,
             meta={"username": name},
+            entity_id=self.core.entity_for(f"{self.mount}:{name}"),
         )
         return envelope(None, auth=auth_block(self.core, token))

@@ -1,6 +1,6 @@
-"""The Nomad side of the Vault setup: ACL policies and namespaces, created idempotently.
+"""Nomad ACL policies and namespaces (created idempotently) and a token's view of itself.
 
-These calls need a Nomad management token (bootstrap's, or an admin's login). They go
+Writes need a Nomad management token (bootstrap's, or an admin's login). Calls go
 through mlctl's Nomad transport so TLS, errors and redaction match every other command.
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hcl2
 import pytest
 
+from mlctl.access import policy_files
 from mlctl.errors import InvalidInput
-from mlctl.vault import policy_files
 from tests.simulators.vault.policy import ACL, parse_policy
 
 
@@ -77,3 +77,40 @@ def test_templates_refuse_names_that_could_change_a_policy(bad):
         policy_files.data_scientist_nomad_policy(bad)
     with pytest.raises(InvalidInput):
         policy_files.user_vault_policy(bad)
+
+
+def jwt_acl(name: str, username: str = "alice") -> ACL:
+    from mlctl.access.roles import NomadAuth
+
+    texts = [policy_files.vault_role_policies(NomadAuth.JWT)[name]]
+    if name != "mlctl-monitor":
+        texts.append(policy_files.user_vault_policy(username, NomadAuth.JWT))
+    return ACL.build([parse_policy(t) for t in texts])
+
+
+@pytest.mark.parametrize(
+    "name", ["mlctl-admin", "mlctl-operator", "mlctl-data-scientist", "mlctl-viewer"]
+)
+def test_in_jwt_mode_a_user_reads_only_its_own_identity_token(name):
+    acl = jwt_acl(name)
+    assert acl.allows("identity/oidc/token/mlctl-user-alice", "read")
+    assert not acl.allows("identity/oidc/token/mlctl-user-bob", "read")
+    assert not acl.allows("identity/oidc/token/mlctl-monitor", "read")
+    assert not acl.allows("nomad/creds/mlctl-user-alice", "read")
+    assert acl.allows("sys/capabilities-self", "update")  # login asks which path it has
+
+
+def test_in_jwt_mode_the_monitor_reads_only_its_identity_token():
+    acl = jwt_acl("mlctl-monitor")
+    assert acl.allows("identity/oidc/token/mlctl-monitor", "read")
+    assert not acl.allows("nomad/creds/mlctl-monitor", "read")
+    assert not acl.allows("identity/oidc/token/mlctl-user-alice", "read")
+
+
+def test_admin_manages_mlctl_identity_roles_and_reads_the_catalog_entry():
+    acl = role_acl("mlctl-admin", "root-admin")
+    assert acl.allows("identity/oidc/key/mlctl", "create")
+    assert acl.allows("identity/oidc/role/mlctl-user-alice", "delete")
+    assert not acl.allows("identity/oidc/role/someone-elses", "update")
+    assert not acl.allows("identity/oidc/key/other", "update")
+    assert acl.allows("sys/plugins/catalog/secret/nomad", "read", sudo=True)

@@ -1,6 +1,6 @@
 """The policy texts shipped in vault-policies/, rendered for a user or namespace.
 
-Templates (``*.j2``) get only names already checked by :mod:`mlctl.vault.roles`, so
+Templates (``*.j2``) get only names already checked by :mod:`mlctl.access.roles`, so
 nothing a user types can change a policy's structure.
 """
 
@@ -10,8 +10,14 @@ from functools import cache
 
 import jinja2
 
+from mlctl.access.roles import (
+    NOMAD_POLICY_FILES,
+    NomadAuth,
+    Role,
+    check_namespace,
+    check_username,
+)
 from mlctl.paths import data_dir
-from mlctl.vault.roles import NOMAD_POLICY_FILES, Role, check_namespace, check_username
 
 
 @cache
@@ -27,16 +33,19 @@ def _read(file: str) -> str:
     return (data_dir("vault-policies") / file).read_text(encoding="utf-8")
 
 
-def vault_role_policies() -> dict[str, str]:
-    """Vault policy name -> text, for every role and the monitor."""
-    names = [f"mlctl-{role.value}" for role in Role] + ["mlctl-monitor"]
-    return {name: _read(f"{name}.hcl") for name in names}
+def vault_role_policies(nomad_auth: NomadAuth = NomadAuth.SECRETS_ENGINE) -> dict[str, str]:
+    """Vault policy name -> text, for every role and the monitor (whose Nomad login
+    path depends on the mode)."""
+    texts = {f"mlctl-{role.value}": _read(f"mlctl-{role.value}.hcl") for role in Role}
+    monitor = _environment().get_template("mlctl-monitor.hcl.j2")
+    texts["mlctl-monitor"] = monitor.render(nomad_auth=nomad_auth.value)
+    return texts
 
 
-def user_vault_policy(username: str) -> str:
-    return (
-        _environment().get_template("mlctl-user.hcl.j2").render(username=check_username(username))
-    )
+def user_vault_policy(username: str, nomad_auth: NomadAuth = NomadAuth.SECRETS_ENGINE) -> str:
+    """The per-user policy: read access to the user's own Nomad login path only."""
+    template = _environment().get_template("mlctl-user.hcl.j2")
+    return template.render(username=check_username(username), nomad_auth=nomad_auth.value)
 
 
 def nomad_role_policies() -> dict[str, str]:

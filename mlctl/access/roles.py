@@ -8,6 +8,12 @@ Every user gets:
   viewer -> ``mlctl-viewer``; data scientist -> ``mlctl-ds-<ns>`` per namespace.
 One role per user keeps ``user remove`` exact: revoking ``nomad/creds/mlctl-user-<name>``
 touches nobody else's tokens.
+
+In JWT mode (Vault or OpenBao, no Nomad secrets engine) the per-user role is an identity
+token role ``identity/oidc/role/mlctl-user-<name>`` instead: its claims carry the user's
+name, mlctl role and namespaces, and Nomad's binding rules turn those claims into the
+same Nomad policies (admin -> management; operator/viewer/monitor -> the Nomad ACL role
+of that name; data scientist -> ``mlctl-ds-<ns>`` for each namespace in the claim).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 from mlctl.errors import InvalidInput
 
@@ -126,3 +133,61 @@ def role_from_policies(policies: Iterable[str]) -> Role | None:
 def namespaces_of(nomad_policies: Iterable[str]) -> list[str]:
     """Namespaces granted by ``mlctl-ds-<ns>`` Nomad policies."""
     return sorted(p[len(_DS_PREFIX) :] for p in nomad_policies if p.startswith(_DS_PREFIX))
+
+
+class NomadAuth(StrEnum):
+    """How users get Nomad tokens: Vault's Nomad secrets engine, or identity tokens (JWT)."""
+
+    SECRETS_ENGINE = "secrets-engine"
+    JWT = "jwt"
+
+
+#: The identity-token side (JWT mode): Vault's signing key, Nomad's auth method.
+OIDC_KEY = "mlctl"
+NOMAD_AUDIENCE = "mlctl-nomad"  # the ``aud`` of identity tokens meant for Nomad
+AUTH_METHOD = "mlctl-vault"
+#: An identity token is exchanged at once; a short life limits a leaked one.
+IDENTITY_TOKEN_TTL = "5m"  # noqa: S105 - a lifetime, not a secret
+KEY_ROTATION = "24h"
+KEY_VERIFICATION_TTL = "24h"
+#: Nomad tokens from a JWT login live as long as a Nomad lease would (8h).
+NOMAD_LOGIN_TTL = "8h"
+MONITOR_ROLE_CLAIM = "monitor"
+#: Nomad ACL roles of the shared mlctl roles (same names as their policies).
+NOMAD_ACL_ROLES = {"mlctl-operator": "operator", "mlctl-viewer": "viewer", MONITOR: "monitor"}
+
+
+def login_token_name(username: str) -> str:
+    """The name Nomad gives a JWT login's token (the auth method's TokenNameFormat)."""
+    return f"mlctl-{username}"
+
+
+def identity_claims(role: Role | str, username: str, namespaces: Iterable[str]) -> dict[str, Any]:
+    """The claims of a user's identity token: who, which mlctl role, which namespaces."""
+    return {
+        "username": username,
+        "role": str(role),
+        "namespaces": sorted(set(namespaces)),
+    }
+
+
+def role_from_claims(claims: dict[str, Any]) -> Role | None:
+    value = claims.get("role")
+    return next((role for role in Role if role.value == value), None)
+
+
+def namespace_selector(namespace: str) -> str:
+    """The binding-rule selector granting ``mlctl-ds-<ns>`` to data scientists of ``ns``."""
+    check_namespace(namespace)
+    return f'value.role == "{Role.DATA_SCIENTIST.value}" and "{namespace}" in list.namespaces'
+
+
+def shared_binding_rules() -> list[tuple[str, str, str, str]]:
+    """(description, selector, bind type, bind name) of the rules every install has."""
+    return [
+        ("mlctl: admins get management tokens", f'value.role == "{Role.ADMIN}"', "management", ""),
+        *[
+            (f"mlctl: {claim} role", f'value.role == "{claim}"', "role", name)
+            for name, claim in NOMAD_ACL_ROLES.items()
+        ],
+    ]
