@@ -1,6 +1,6 @@
 """Closed-loop HTTP benchmark: mlctl serve vs MLServer vs a Flask wrapper vs the HTTP floor.
 
-One command:  python bench/serve_bench.py
+One command:  python bench/serve_bench.py          (--only mlctl: just mlctl's cases)
 
 Each server serves the iris example on loopback, pinned to CPU 0; ``wrk`` (Debian's
 ``apt-get install -y wrk``) runs on CPU 1 with 32 connections of single-row POSTs for a
@@ -11,6 +11,16 @@ fixed time after a warm-up. Servers run one at a time, with their default settin
   (created under bench/.venvs/ on first run; not a project dependency)
 - a Flask wrapper the way seed 003 generates one (bench/flask_wrapper.py)
 - a bare uvicorn endpoint answering a constant (bench/floor_app.py): the HTTP floor
+
+Two more cases (issue 14), each against its own anchor:
+
+- 64-row requests (``/predict`` with 64 rows each, default settings) against the same
+  server started with ``--max-batch-size 2048``, where nothing limits joining: a request
+  larger than a batch limit must still be batched with others (target >= 0.8 of it).
+- ``--workers 2`` against ``--workers 1``, both free to use every CPU (no pinning): the
+  kernel must spread connections over the workers. Printed: the req/s ratio and how the
+  workers' CPU time split during the run (anchor: an even split; uvicorn's shared socket
+  gave 30 of 32 connections to one worker).
 
 Targets (issue 2): >= 4x MLServer's req/s, p99 <= 1/4 of MLServer's, >= 50% of the floor.
 Results also go to bench/results/serve_bench.json.
@@ -43,10 +53,16 @@ MLSERVER_VENV = BENCH / ".venvs" / "mlserver"
 MLSERVER_PACKAGES = ("mlserver", "mlserver-sklearn", "uvloop<0.22")
 RESULTS = BENCH / "results"
 ROW = [5.1, 3.5, 1.4, 0.2]
+OURS = "mlctl serve (OIP v2 infer)"
+ROWS_64 = "mlctl serve, 64-row /predict"
+ROWS_64_ANCHOR = "mlctl serve, 64-row /predict, --max-batch-size 2048"
+ONE_WORKER = "mlctl serve --workers 1, unpinned"
+TWO_WORKERS = "mlctl serve --workers 2, unpinned"
 OIP_BODY = json.dumps(
     {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": ROW}]}
 )
 SIMPLE_BODY = json.dumps({"features": [ROW]})
+ROWS_64_BODY = json.dumps({"features": [ROW] * 64})
 
 
 @dataclass
@@ -57,6 +73,7 @@ class Target:
     url: str
     body: str
     cwd: Path = REPO
+    pin: bool = True  # server on CPU 0, wrk on CPU 1; False: both may use every CPU
 
 
 @dataclass
@@ -66,6 +83,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    worker_cpu_split: list[float] | None = None  # share of CPU time per worker process
 
 
 def free_port() -> int:
@@ -124,30 +142,22 @@ def mlserver_model_dir(workdir: Path, port: int) -> Path:
     return folder
 
 
+def mlctl_target(name: str, path: str, body: str, *flags: str, pin: bool = True) -> Target:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlctl", "serve", str(IRIS), "--port", str(port), *flags]
+    return Target(name, command, f"{base}/readyz", f"{base}{path}", body, pin=pin)
+
+
 def targets(workdir: Path, include_mlserver: bool) -> list[Target]:
-    found: list[Target] = []
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    found.append(
-        Target(
-            "mlctl serve (OIP v2 infer)",
-            [sys.executable, "-m", "mlctl", "serve", str(IRIS), "--port", str(port)],
-            f"{base}/readyz",
-            f"{base}/v2/models/iris/infer",
-            OIP_BODY,
-        )
-    )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    found.append(
-        Target(
-            "mlctl serve (/predict)",
-            [sys.executable, "-m", "mlctl", "serve", str(IRIS), "--port", str(port)],
-            f"{base}/readyz",
-            f"{base}/predict",
-            SIMPLE_BODY,
-        )
-    )
+    found = [
+        mlctl_target(OURS, "/v2/models/iris/infer", OIP_BODY),
+        mlctl_target("mlctl serve (/predict)", "/predict", SIMPLE_BODY),
+        mlctl_target(ROWS_64, "/predict", ROWS_64_BODY),
+        mlctl_target(ROWS_64_ANCHOR, "/predict", ROWS_64_BODY, "--max-batch-size", "2048"),
+        mlctl_target(ONE_WORKER, "/predict", SIMPLE_BODY, "--workers", "1", pin=False),
+        mlctl_target(TWO_WORKERS, "/predict", SIMPLE_BODY, "--workers", "2", pin=False),
+    ]
     if include_mlserver and (mlserver := ensure_mlserver()) is not None:
         port = free_port()
         folder = mlserver_model_dir(workdir, port)
@@ -202,17 +212,19 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180)
     raise RuntimeError(f"not ready after {timeout:.0f} s")
 
 
-def run_wrk(url: str, body: str, seconds: float, connections: int, script_dir: Path) -> str:
+def run_wrk(
+    url: str, body: str, seconds: float, connections: int, script_dir: Path, pin: bool = True
+) -> str:
     script = script_dir / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(body)}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
-    command = pinned(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script), url],
-        1,
-    )
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
+    command.append(url)
+    if pin:
+        command = pinned(command, 1)
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
@@ -239,32 +251,68 @@ def parse_wrk(name: str, output: str) -> Result:
     )
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (the worker processes of a --workers server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """utime + stime of each process, in clock ticks."""
+    ticks = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
 def measure(
     target: Target, seconds: float, warmup: float, connections: int, workdir: Path
 ) -> Result:
+    command = pinned(target.command, 0) if target.pin else target.command
     process = subprocess.Popen(
-        pinned(target.command, 0),
+        command,
         cwd=target.cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,  # access logs are written, just not kept
     )
     try:
         wait_ready(target.ready_url, process)
-        run_wrk(target.url, target.body, warmup, connections, workdir)
-        return parse_wrk(
-            target.name, run_wrk(target.url, target.body, seconds, connections, workdir)
-        )
+        run_wrk(target.url, target.body, warmup, connections, workdir, target.pin)
+        # taskset execs the server, so its pid is the server's; workers are its children
+        workers = child_pids(process.pid) if "--workers" in target.command else []
+        before = cpu_ticks(workers)
+        output = run_wrk(target.url, target.body, seconds, connections, workdir, target.pin)
+        result = parse_wrk(target.name, output)
+        if workers:
+            after = cpu_ticks(workers)
+            used = [after[pid] - before[pid] for pid in before if pid in after]
+            used = [ticks for ticks in used if ticks > 0]  # e.g. multiprocessing's helpers
+            total = sum(used) or 1
+            result.worker_cpu_split = sorted((round(u / total, 3) for u in used), reverse=True)
+        return result
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=40)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
 
 def ratio_lines(results: dict[str, Result]) -> list[str]:
-    ours = results.get("mlctl serve (OIP v2 infer)")
+    ours = results.get(OURS)
     mlserver = results.get("MLServer + sklearn (OIP v2 infer)")
     floor = results.get("HTTP floor: bare uvicorn constant")
     lines = []
@@ -279,6 +327,21 @@ def ratio_lines(results: dict[str, Result]) -> list[str]:
     if ours and floor:
         share = 100 * ours.requests_per_second / floor.requests_per_second
         lines.append(f"ours/floor req/s      {share:5.0f}%    target >= 50%")
+    rows, anchor = results.get(ROWS_64), results.get(ROWS_64_ANCHOR)
+    if rows and anchor:
+        lines.append(
+            f"64-row req/s, default/--max-batch-size 2048  "
+            f"{rows.requests_per_second / anchor.requests_per_second:5.2f}    target >= 0.8"
+        )
+    one, two = results.get(ONE_WORKER), results.get(TWO_WORKERS)
+    if one and two:
+        lines.append(
+            f"--workers 2 / --workers 1 req/s  "
+            f"{two.requests_per_second / one.requests_per_second:5.2f}    target > 1.0"
+        )
+    if two and two.worker_cpu_split:
+        split = " / ".join(f"{100 * share:.0f}%" for share in two.worker_cpu_split)
+        lines.append(f"--workers 2 CPU split  {split}    anchor: 50% / 50%")
     return lines
 
 
@@ -290,6 +353,9 @@ def main() -> int:
     )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-mlserver", action="store_true", help="do not install/run MLServer")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="run only the cases whose name contains TEXT (e.g. mlctl)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
@@ -297,7 +363,10 @@ def main() -> int:
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="mlctl-bench-") as scratch:
         workdir = Path(scratch)
-        for target in targets(workdir, include_mlserver=not args.skip_mlserver):
+        wanted = not args.skip_mlserver and (args.only is None or args.only in "MLServer")
+        for target in targets(workdir, include_mlserver=wanted):
+            if args.only is not None and args.only not in target.name:
+                continue
             print(f"measuring {target.name} ...", file=sys.stderr)
             try:
                 results[target.name] = measure(
@@ -307,13 +376,13 @@ def main() -> int:
                 print(f"  {target.name}: failed: {exc}", file=sys.stderr)
     load = os.getloadavg()
     print(
-        f"\n{args.connections} connections, single-row POSTs, {args.duration:g} s each, "
+        f"\n{args.connections} connections, {args.duration:g} s each, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f}\n"
     )
-    print(f"{'server':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'server':52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for result in results.values():
         print(
-            f"{result.name:44} {result.requests_per_second:9.0f} {result.p50_ms:8.2f} "
+            f"{result.name:52} {result.requests_per_second:9.0f} {result.p50_ms:8.2f} "
             f"{result.p99_ms:8.2f} {result.errors:7d}"
         )
     print()

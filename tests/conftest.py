@@ -16,6 +16,7 @@ pytest_plugins: list[str] = [
     "tests.bundle_fixtures",
     "tests.simulators.vault.fixtures",
     "tests.simulators.nomad.fixtures",
+    "tests.integration.monitor_servers",  # webhook sink, SMTP (aiosmtpd), Alertmanager
 ]
 
 _HASHICORP_ENV = (

@@ -22,6 +22,7 @@ HOOKS: dict[str, tuple[str, ...]] = {
     "preprocess": ("payload",),
     "predict": ("model", "features"),
     "postprocess": ("prediction",),
+    "on_prediction": ("predictions",),  # off the request path: notifications (alerts:)
 }
 
 

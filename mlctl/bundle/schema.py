@@ -146,6 +146,11 @@ class Serving(Strict):
     max_batch_wait_ms: float = Field(default=2.0, ge=0, le=1000)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     workers: int = Field(default=1, ge=1, le=64)
+    # Bounds on one request's work and on stopping (issue 14), documented in the README.
+    max_batch_rows: int = Field(default=2048, ge=1, le=1_048_576)
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    inference_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    drain_timeout_s: float = Field(default=25.0, ge=1, le=3600)
 
 
 DURATION_PATTERN = r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$"

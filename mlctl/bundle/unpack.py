@@ -15,6 +15,7 @@ refused archive leaves nothing behind, and nothing is ever written outside the t
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import shutil
@@ -36,6 +37,12 @@ _CHUNK = 256 * 1024
 #: whole into memory, so a huge one would be a memory bomb.
 _MAX_METADATA_READ = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+_ROOT = PurePosixPath(".")
+#: Filesystem refusals that come from a member's name or place in the tree, not the disk:
+#: reported as a refused member like every other, never as a raw OSError.
+_NAME_ERRNOS = frozenset(
+    {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.EINVAL}
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,11 @@ def _checked_members(
         if declared > max_total_bytes:
             _refuse(archive, info.name, f"the files add up to more than {max_total_bytes} bytes")
         seen[member.path] = member.is_dir
+        # Parents a member implies are directories too, listed or not: a later file of
+        # the same name must be refused here, not found by the filesystem while writing.
+        for parent in member.path.parents:
+            if parent != _ROOT:
+                seen.setdefault(parent, True)
         members.append(member)
     return members
 
@@ -159,9 +171,13 @@ def _type_problem(info: tarfile.TarInfo) -> str | None:
 
 
 def _check_placement(member: _Member, seen: dict[PurePosixPath, bool], archive: Path) -> None:
+    """Each path is one thing: a file never shares its path with another file or a directory."""
     if member.path in seen:
-        if member.is_dir and seen[member.path]:
-            return  # a directory listed twice is harmless
+        earlier_is_dir = seen[member.path]
+        if member.is_dir and earlier_is_dir:
+            return  # a directory listed twice (or after its contents) is harmless
+        if earlier_is_dir:
+            _refuse(archive, member.info.name, "is a file, but earlier members lie under it")
         _refuse(archive, member.info.name, "appears twice in the archive")
     for parent in member.path.parents:
         if seen.get(parent) is False:
@@ -189,20 +205,32 @@ def _extract(
         path = root.joinpath(*member.path.parts)
         if root not in path.parents:  # a third check, at the point of writing
             _refuse(archive, member.info.name, "would be written outside the target")
-        if member.is_dir:
-            path.mkdir(mode=0o755, parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        content = tar.extractfile(member.info)
-        if content is None:  # cannot happen for a regular file; refuse rather than guess
-            _refuse(archive, member.info.name, "has no readable content")
-        mode = 0o755 if member.info.mode & 0o111 else 0o644
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        with content, os.fdopen(os.open(path, flags, mode), "wb") as out:
-            size = _copy(content, out, limit - written, archive, member.info.name)
-        if size != member.info.size:
-            raise InvalidInput(f"{archive}: {printable(member.info.name)}: damaged (truncated)")
-        written += size
+        try:
+            written += _write_member(tar, member, path, limit - written, archive)
+        except OSError as exc:
+            if exc.errno not in _NAME_ERRNOS:
+                raise  # the disk, not the archive (e.g. no space left): the caller's problem
+            _refuse(archive, member.info.name, f"cannot be created: {exc.strerror}")
+
+
+def _write_member(
+    tar: tarfile.TarFile, member: _Member, path: Path, budget: int, archive: Path
+) -> int:
+    """Create one member at ``path``; returns the bytes written."""
+    if member.is_dir:
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        return 0
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    content = tar.extractfile(member.info)
+    if content is None:  # cannot happen for a regular file; refuse rather than guess
+        _refuse(archive, member.info.name, "has no readable content")
+    mode = 0o755 if member.info.mode & 0o111 else 0o644
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    with content, os.fdopen(os.open(path, flags, mode), "wb") as out:
+        size = _copy(content, out, budget, archive, member.info.name)
+    if size != member.info.size:
+        raise InvalidInput(f"{archive}: {printable(member.info.name)}: damaged (truncated)")
+    return size
 
 
 def _copy(source: IO[bytes], out: IO[bytes], budget: int, archive: Path, name: str) -> int:

@@ -42,6 +42,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
     "tui": LazyCommand("mlctl.cli.tui:tui", "Open the operator's terminal UI."),
     "schedule": LazyCommand("mlctl.cli.schedule:schedule", "Start and stop models on a timetable."),
+    "monitor": LazyCommand("mlctl.cli.monitor:monitor", "Run or deploy the monitor loop."),
+    "alerts": LazyCommand("mlctl.cli.alerts:alerts", "List the monitor's alerts."),
+    "events": LazyCommand("mlctl.cli.alerts:events", "Show or follow the monitor's events."),
 }
 
 EPILOG = """\b

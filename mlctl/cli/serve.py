@@ -15,7 +15,14 @@ from mlctl.output import emit_json
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: serving.port, 8080).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Server processes (default 1).")
 @click.option(
-    "--max-batch-size", type=click.IntRange(1, 4096), help="Most rows joined into one model call."
+    "--max-batch-size",
+    type=click.IntRange(1, 4096),
+    help="Most requests joined into one batch (default 32).",
+)
+@click.option(
+    "--max-batch-rows",
+    type=click.IntRange(1, 1_048_576),
+    help="Most rows in one predict call; a larger request runs alone (default 2048).",
 )
 @click.option(
     "--max-batch-wait-ms",
@@ -23,6 +30,21 @@ from mlctl.output import emit_json
     help="Extra wait for a fuller batch while the model is busy (0 = none).",
 )
 @click.option("--max-body-bytes", type=click.IntRange(1024), help="Largest request body accepted.")
+@click.option(
+    "--max-response-bytes", type=click.IntRange(1024), help="Largest response the server builds."
+)
+@click.option(
+    "--inference-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    metavar="SECONDS",
+    help="Answer 504 when the model has not answered by then (default 30).",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(1, 3600),
+    metavar="SECONDS",
+    help="On SIGTERM, how long in-flight requests may take (default 25).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not write a JSON access line per request.")
 @click.option(
     "--once",
@@ -36,8 +58,12 @@ def serve(
     port: int | None,
     workers: int | None,
     max_batch_size: int | None,
+    max_batch_rows: int | None,
     max_batch_wait_ms: float | None,
     max_body_bytes: int | None,
+    max_response_bytes: int | None,
+    inference_timeout: float | None,
+    drain_timeout: float | None,
     no_access_log: bool,
     once_payload: str | None,
 ) -> None:
@@ -46,13 +72,15 @@ def serve(
     Open Inference Protocol v2 under /v2, the simple JSON API (/predict, /preprocess,
     /postprocess), /healthz, /readyz and Prometheus /metrics. Without BUNDLE, serves the
     shipped iris example. Flags override the bundle's `serving` section. SIGTERM drains
-    in-flight requests and exits 0.
+    in-flight requests and exits 0. Exit statuses: 4 the model failed to load (or --once
+    was refused), 9 the port is in use, 13 --once timed out, 15 an unsafe model file.
 
     \b
     Examples:
       mlctl serve --once '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
       mlctl serve examples/iris --port 8080
       mlctl serve build/iris-1.0.0.tar.gz --host 0.0.0.0 --workers 2
+      mlctl serve examples/iris --inference-timeout 5 --max-batch-rows 512
       curl -s localhost:8080/predict -d '{"features": [[6.7, 3.0, 5.2, 2.3]]}'
     """
     from mlctl.serve.options import ServeOptions
@@ -65,8 +93,12 @@ def serve(
             port=port,
             workers=workers,
             max_batch_size=max_batch_size,
+            max_batch_rows=max_batch_rows,
             max_batch_wait_ms=max_batch_wait_ms,
             max_body_bytes=max_body_bytes,
+            max_response_bytes=max_response_bytes,
+            inference_timeout_s=inference_timeout,
+            drain_timeout_s=drain_timeout,
             # --once prints only the answer; errors are still logged.
             access_log=not no_access_log and once_payload is None,
         )

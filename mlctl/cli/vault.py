@@ -23,13 +23,14 @@ CHANGE_COLUMNS = {"system": "SYSTEM", "kind": "KIND", "name": "NAME", "action": 
 
 @click.group()
 def vault() -> None:
-    """Set up Vault (or OpenBao) for mlctl.
+    """Set up Vault (or OpenBao) for mlctl; hand the monitor its credentials.
 
     \b
     Examples:
       export VAULT_TOKEN=...   # a root or mlctl-admin token
       printf '%s\\n' "$MGMT" | mlctl vault bootstrap --nomad-token-stdin --namespace team-a
       printf '%s\\n' "$MGMT" | mlctl vault bootstrap --nomad-token-stdin --nomad-auth jwt
+      mlctl vault monitor-credentials      # then: mlctl monitor deploy
     """
 
 
@@ -206,3 +207,47 @@ def _jwt_trust(client: Vault, vault_addr: str, settings: Settings) -> JwtTrust:
     issuer = str(discovery(client).get("issuer") or "")
     ca_pem = Path(settings.vault_cacert).read_text() if settings.vault_cacert else None
     return JwtTrust(normalise_address(vault_addr) + JWKS_PATH, issuer, ca_pem)
+
+
+@vault.command("monitor-credentials")
+@click.option(
+    "--namespace",
+    metavar="NS",
+    help="Namespace the monitor job runs in [default: -n / NOMAD_NAMESPACE].",
+)
+@click.pass_context
+def monitor_credentials(ctx: click.Context, namespace: str | None) -> None:
+    """Hand the monitor job its AppRole credentials without showing them to anyone.
+
+    Reads the role-id of AppRole mlctl-monitor, creates a fresh secret-id, and writes
+    both into the Nomad Variable nomad/jobs/mlctl-monitor, which only the monitor job's
+    own tasks may read (Nomad's workload identity). The job's template turns them into
+    environment variables and restarts the task when they change. Neither value is
+    printed, logged or passed as an argument. Needs a Vault token that may create
+    secret-ids (root or mlctl-admin) and a Nomad token that may write that Variable.
+
+    \b
+    Examples:
+      mlctl vault monitor-credentials
+      mlctl vault monitor-credentials --namespace ops && mlctl monitor deploy -n ops
+    """
+    from mlctl.access.roles import MONITOR
+    from mlctl.monitor.deploy import JOB_ID, approle_variable_path
+    from mlctl.monitor.varstore import Variables
+    from mlctl.session import nomad_client, vault_client
+    from mlctl.vault import approle
+
+    settings = state(ctx).settings(**({"nomad_namespace": namespace} if namespace else {}))
+    client = vault_client(settings)
+    role_id = approle.role_id(client, MONITOR)
+    secret_id = approle.new_secret_id(client, MONITOR)
+    nomad = nomad_client(settings)
+    path = approle_variable_path(JOB_ID)
+    variables = Variables(lambda: nomad, settings.nomad_namespace)
+    variables.update(path, lambda _old: {"role_id": role_id, "secret_id": secret_id})
+    result = {"variable": path, "namespace": settings.nomad_namespace, "approle": MONITOR}
+    emit(result, settings.output)
+    note(
+        f"wrote a fresh secret-id of AppRole {MONITOR} to Nomad Variable {path} in namespace "
+        f"{settings.nomad_namespace}; the monitor job reads it at its next start"
+    )

@@ -80,16 +80,48 @@ def _allocated(resources: dict[str, Any] | None) -> tuple[int, int]:
     return cpu, memory
 
 
-def alloc_view(obj: JSON) -> AllocView:
-    """An allocation (full, or the list stub with ``resources=true``) as an AllocView."""
+def events_key(task_states: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Cheap identity of an allocation's task events: most updates leave them as they
+    were, and then the events need not be converted again."""
+    return tuple(
+        (task, len(events), events[-1].get("Time") if events else 0, (state or {}).get("Restarts"))
+        for task, state in (task_states or {}).items()
+        for events in [(state or {}).get("Events") or []]
+    )
+
+
+def alloc_view(obj: JSON, previous: AllocView | None = None) -> AllocView:
+    """An allocation (full, or the list stub with ``resources=true``) as an AllocView.
+
+    ``previous`` is the Store's copy of the same allocation. What Nomad never changes in
+    an allocation (its placement, resources, devices, creation) and task events that did
+    not change are taken from it instead of being converted again: most updates only
+    move a status or an index, and this is the monitor's hot path.
+    """
     states = obj.get("TaskStates") or {}
-    events = _task_events(states)
-    terminations = [e for e in events if e.type == "Terminated"]
+    key = events_key(states)
+    if previous is not None and previous.events_key == key:
+        last_events, crash_times = previous.last_events, previous.crash_times
+        oom_killed, restarts = previous.oom_killed, previous.restarts
+    else:
+        events = _task_events(states)
+        terminations = [e for e in events if e.type == "Terminated"]
+        last_events = tuple(events[-LAST_EVENTS:])
+        crash_times = tuple(e.time for e in events if e.is_crash and e.time)[-CRASH_HISTORY:]
+        oom_killed = bool(terminations and terminations[-1].oom_killed)
+        restarts = sum(_int((s or {}).get("Restarts")) for s in states.values())
+    if previous is not None and previous.node_id == obj.get("NodeID"):
+        cpu, memory, gpu_ids = previous.cpu_mhz, previous.memory_mb, previous.gpu_ids
+        created = previous.created
+    else:
+        resources = obj.get("AllocatedResources")
+        cpu, memory = _allocated(resources)
+        if not cpu and obj.get("Resources"):
+            cpu = _int(obj["Resources"].get("CPU"))
+            memory = _int(obj["Resources"].get("MemoryMB"))
+        gpu_ids = _gpu_ids(resources)
+        created = from_ns(_int(obj.get("CreateTime")))
     deployment_status = obj.get("DeploymentStatus") or {}
-    cpu, memory = _allocated(obj.get("AllocatedResources"))
-    if not cpu and obj.get("Resources"):
-        cpu = _int(obj["Resources"].get("CPU"))
-        memory = _int(obj["Resources"].get("MemoryMB"))
     return AllocView(
         id=str(obj.get("ID") or ""),
         namespace=str(obj.get("Namespace") or "default"),
@@ -104,17 +136,18 @@ def alloc_view(obj: JSON) -> AllocView:
         deployment_id=str(obj.get("DeploymentID") or ""),
         healthy=deployment_status.get("Healthy"),
         canary=bool(deployment_status.get("Canary")),
-        restarts=sum(_int((s or {}).get("Restarts")) for s in states.values()),
-        last_events=tuple(events[-LAST_EVENTS:]),
-        crash_times=tuple(e.time for e in events if e.is_crash and e.time)[-CRASH_HISTORY:],
-        oom_killed=bool(terminations and terminations[-1].oom_killed),
-        gpu_ids=_gpu_ids(obj.get("AllocatedResources")),
+        restarts=restarts,
+        last_events=last_events,
+        crash_times=crash_times,
+        oom_killed=oom_killed,
+        gpu_ids=gpu_ids,
         cpu_mhz=cpu,
         memory_mb=memory,
-        created=from_ns(_int(obj.get("CreateTime"))),
+        created=created,
         modified=from_ns(_int(obj.get("ModifyTime"))),
         create_index=_int(obj.get("CreateIndex")),
         modify_index=_int(obj.get("ModifyIndex")),
+        events_key=key,
     )
 
 

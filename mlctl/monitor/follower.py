@@ -103,6 +103,14 @@ class Follower:
         self._side_pending: set[tuple[str, Any]] = set()
         self._side_lock = threading.Lock()
         self._last_publish = 0.0
+        self._response: requests.Response | None = None
+
+    def close(self) -> None:
+        """Drop the open stream now (used when stopping: reads block up to the timeout)."""
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.close()
 
     # ------------------------------------------------------------------ clients
 
@@ -188,6 +196,7 @@ class Follower:
             if answer is not None and frames.classify_text(answer[1]) is Ending.TOKEN_EXPIRED:
                 return ServerEnded(Ending.TOKEN_EXPIRED, answer[1].strip()[:200])
             raise
+        self._response = response
         with response:
             self.stats.connects += 1
             self.resync(client)

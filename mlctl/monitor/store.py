@@ -146,6 +146,7 @@ class Store:
         self._allocs_map: Mapping[str, AllocView] = _EMPTY
         self._subscribers: list[Subscriber] = []
         self._published_version = -1
+        self._publishing = threading.Lock()
 
     # ------------------------------------------------------------------ reading
 
@@ -200,18 +201,19 @@ class Store:
         """Tell subscribers about changes since the last publish; returns the snapshot
         they were given (None when nothing changed). A failing subscriber is skipped
         so it cannot stop the writer; its exception is re-raised after all ran."""
-        with self._lock:
-            if self._version == self._published_version:
-                return None
-            self._published_version = self._version
-            subscribers = list(self._subscribers)
-        snapshot = self.snapshot()
-        errors: list[BaseException] = []
-        for callback in subscribers:
-            try:
-                callback(snapshot)
-            except Exception as error:  # one bad reader must not stall the monitor
-                errors.append(error)
+        with self._publishing:  # subscribers see snapshots in order, one batch at a time
+            with self._lock:
+                if self._version == self._published_version:
+                    return None
+                self._published_version = self._version
+                subscribers = list(self._subscribers)
+            snapshot = self.snapshot()
+            errors: list[BaseException] = []
+            for callback in subscribers:
+                try:
+                    callback(snapshot)
+                except Exception as error:  # one bad reader must not stall the monitor
+                    errors.append(error)
         if errors:
             raise errors[0]
         return snapshot
@@ -360,7 +362,7 @@ class Store:
         if not self._allocs.accepts(key, modify_index):
             return False
         old = self._allocs.items.get(key)
-        view = convert.merge_crash_history(old, convert.alloc_view(obj))
+        view = convert.merge_crash_history(old, convert.alloc_view(obj, old))
         self._allocs.seen[key] = modify_index
         self._allocs.items[key] = view
         job_key = (view.namespace, view.job_id)

@@ -73,6 +73,7 @@ class AllocView:
     modified: datetime | None
     create_index: int
     modify_index: int
+    events_key: tuple[Any, ...] = ()  #: identifies the task events it was built from
 
     @property
     def terminal(self) -> bool:

@@ -9,6 +9,7 @@ two in step.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -192,6 +193,16 @@ def _meta(config: BundleConfig, options: DeployOptions) -> dict[str, str]:
     return meta
 
 
+#: Time the task gets after its drain before Nomad kills it (flushing logs, exiting).
+KILL_TIMEOUT_MARGIN_SECONDS = 5
+
+
+def kill_timeout_for(config: BundleConfig) -> str:
+    """The task's kill_timeout: longer than the server's drain, so SIGKILL never cuts it."""
+    seconds = math.ceil(config.serving.drain_timeout_s) + KILL_TIMEOUT_MARGIN_SECONDS
+    return f"{seconds}s"
+
+
 def template_variables(config: BundleConfig, options: DeployOptions) -> dict[str, Any]:
     """The variables of ``model-service.nomad.hcl.j2`` (see ``jobspecs/variables.yaml``)."""
     gpus = gpu_count(config, options.gpus)
@@ -207,6 +218,7 @@ def template_variables(config: BundleConfig, options: DeployOptions) -> dict[str
         "task_name": TASK_NAME,
         "count": options.replicas if options.replicas is not None else config.replicas,
         "port": config.serving.port,
+        "kill_timeout": kill_timeout_for(config),
         "service": {
             "name": config.name,
             "tags": ["mlctl", f"model={config.name}", f"version={config.version}"],

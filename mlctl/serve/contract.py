@@ -18,7 +18,7 @@ from typing import Any
 from mlctl.errors import InvalidInput
 
 CONTRACT_FILENAME = "contract.py"
-HOOK_NAMES = ("load", "preprocess", "predict", "postprocess")
+HOOK_NAMES = ("load", "preprocess", "predict", "postprocess", "on_prediction")
 
 
 class ContractError(InvalidInput):
@@ -33,6 +33,9 @@ class Hooks:
     preprocess: Callable[[Any], Any] | None = None
     predict: Callable[[Any, Any], Any] | None = None
     postprocess: Callable[[Any], Any] | None = None
+    #: Called off the request path with each answer's predictions; may return extra
+    #: notifications (see mlctl.monitor.predictions).
+    on_prediction: Callable[[Any], Any] | None = None
 
 
 def import_contract(bundle_dir: Path) -> Hooks:

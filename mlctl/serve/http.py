@@ -117,16 +117,22 @@ class EventLog:
         stream.write(lines)
         stream.flush()
 
-    def error(self, error_id: str, message: str, exc: BaseException) -> None:
-        """The server-side half of a 500: the id the client saw plus the traceback."""
+    def error(self, error_id: str, message: str, exc: BaseException | None = None) -> None:
+        """The server-side half of a failure: the id the client saw, plus the traceback
+        when there is one worth reading (an unexpected exception, not a known refusal)."""
+        record: dict[str, Any] = {
+            "time": round(time.time(), 3),
+            "level": "error",
+            "error_id": error_id,
+            "message": message,
+        }
+        if exc is not None:
+            record["traceback"] = "".join(traceback.format_exception(exc))
+        self.write(record, urgent=True)
+
+    def info(self, message: str, **fields: Any) -> None:
         self.write(
-            {
-                "time": round(time.time(), 3),
-                "level": "error",
-                "error_id": error_id,
-                "message": message,
-                "traceback": "".join(traceback.format_exception(exc)),
-            },
+            {"time": round(time.time(), 3), "level": "info", "message": message, **fields},
             urgent=True,
         )
 

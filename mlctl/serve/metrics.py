@@ -58,7 +58,7 @@ class ServerMetrics:
         ).labels(**labels)
         self.batch_rows = Histogram(
             "mlctl_batch_rows",
-            "Rows per model call after micro-batching.",
+            "Rows per predict call after micro-batching (at most max_batch_rows, or one request).",
             ["model"],
             buckets=_BATCH_BUCKETS,
             registry=self.registry,
@@ -70,6 +70,13 @@ class ServerMetrics:
             buckets=_BATCH_BUCKETS,
             registry=self.registry,
         ).labels(**labels)
+        self.connections_refused = Counter(
+            "mlctl_connections_refused",
+            "Connections ended by the server's limits, by reason: headers (431), "
+            "header_timeout/body_timeout (408), connections (503: all busy), evicted (idle).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.load_seconds = Gauge(
             "mlctl_model_load_seconds",
             "How long loading the model took (0 until it has loaded).",
@@ -88,7 +95,6 @@ class ServerMetrics:
         for waited in stats.queue_seconds:
             self.queue_time.observe(waited)
         self.compute_time.observe(stats.compute_seconds)
-        self.batch_rows.observe(stats.rows)
         self.batch_requests.observe(stats.requests)
 
     def exposition(self) -> bytes:

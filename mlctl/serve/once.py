@@ -8,7 +8,6 @@ printed a prediction" means "the server works".
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -30,20 +29,19 @@ def serve_once(options: ServeOptions, payload: str) -> Any:
         json.loads(payload)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"--once: the payload is not valid JSON: {exc}") from None
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((options.host, 0))
-    port = sock.getsockname()[1]
-    local = LocalServer.build(options, port=port)
-    thread = threading.Thread(target=local.server.run, kwargs={"sockets": [sock]}, daemon=True)
+    local = LocalServer.build(options, port=0)
+    thread = threading.Thread(
+        target=local.server.run, kwargs={"sockets": [local.sock]}, daemon=True
+    )
     thread.start()
-    base = f"http://{options.host}:{port}"
+    base = f"http://{options.host}:{local.port}"
     try:
         _wait_ready(base, local, thread)
         return _post_json(f"{base}/predict", payload.encode())
     finally:
         local.server.should_exit = True
         thread.join(timeout=GRACE_SECONDS)
-        sock.close()
+        local.sock.close()
 
 
 def _wait_ready(base: str, local: LocalServer, thread: threading.Thread) -> None:
@@ -73,12 +71,18 @@ def _post_json(url: str, body: bytes) -> Any:
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        message = f"the server answered {exc.code}: {_error_text(exc.read())}"
-        if exc.code < 500:
-            raise InvalidInput(
-                message, hint="check the payload against the bundle's contract"
-            ) from None
-        raise MlctlError(message, hint="the server log above has the traceback") from None
+        raise _refusal(exc.code, _error_text(exc.read())) from None
+
+
+def _refusal(status: int, error: str) -> MlctlError:
+    """The server's error answer as the CLI's error: every status is a documented one."""
+    message = f"the server answered {status}: {error}"
+    if status < 500:
+        return InvalidInput(message, hint="check the payload against the bundle's contract")
+    if status == 504:
+        return Timeout(message, hint="the model did not answer within the inference timeout")
+    # A 500 is the bundle's own code failing (contract or model): the bundle is invalid.
+    return InvalidInput(message, hint="the server log above has the traceback")
 
 
 def _error_text(body: bytes) -> str:

@@ -1,15 +1,16 @@
 """What ``mlctl serve`` serves and how: one frozen, picklable value.
 
-Picklable on purpose: with ``--workers N`` uvicorn spawns fresh processes and hands
-each the app factory together with these options.
+Picklable on purpose: with ``--workers N`` each worker process is started with these
+options and loads the model itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from mlctl.bundle.schema import Serving
+from mlctl.serve.protocol import ConnectionLimits
 
 
 @dataclass(frozen=True)
@@ -21,25 +22,25 @@ class ServeOptions:
     port: int | None = None
     workers: int | None = None
     max_batch_size: int | None = None
+    max_batch_rows: int | None = None
     max_batch_wait_ms: float | None = None
     max_body_bytes: int | None = None
+    max_response_bytes: int | None = None
+    inference_timeout_s: float | None = None
+    drain_timeout_s: float | None = None
     access_log: bool = True
+    #: Per-connection limits (header size and count, timeouts, connection count).
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     def resolve(self, serving: Serving) -> ResolvedServing:
         """Flags win over the bundle's ``serving`` section."""
-        return ResolvedServing(
-            port=serving.port if self.port is None else self.port,
-            workers=serving.workers if self.workers is None else self.workers,
-            max_batch_size=serving.max_batch_size
-            if self.max_batch_size is None
-            else self.max_batch_size,
-            max_batch_wait_ms=serving.max_batch_wait_ms
-            if self.max_batch_wait_ms is None
-            else self.max_batch_wait_ms,
-            max_body_bytes=serving.max_body_bytes
-            if self.max_body_bytes is None
-            else self.max_body_bytes,
-        )
+        values = {
+            f.name: getattr(self, f.name)
+            if getattr(self, f.name, None) is not None
+            else getattr(serving, f.name)
+            for f in fields(ResolvedServing)
+        }
+        return ResolvedServing(**values)
 
 
 @dataclass(frozen=True)
@@ -47,5 +48,9 @@ class ResolvedServing:
     port: int
     workers: int
     max_batch_size: int
+    max_batch_rows: int
     max_batch_wait_ms: float
     max_body_bytes: int
+    max_response_bytes: int
+    inference_timeout_s: float
+    drain_timeout_s: float

@@ -40,9 +40,11 @@ def concat_rows(parts: Sequence[Any]) -> Any:
 
 
 def split_rows(prediction: Any, sizes: Sequence[int]) -> list[Any]:
-    """Cut a batch prediction into consecutive pieces of ``sizes`` rows."""
-    if len(sizes) == 1:
-        return [prediction]
+    """Cut a batch prediction into consecutive pieces of ``sizes`` rows.
+
+    The row count is checked for a lone request too: a model that answers 3 rows for 1
+    must not be passed on as if it had answered that request.
+    """
     if isinstance(prediction, Mapping):
         columns = {key: split_rows(value, sizes) for key, value in prediction.items()}
         return [{key: pieces[i] for key, pieces in columns.items()} for i in range(len(sizes))]
@@ -53,8 +55,10 @@ def split_rows(prediction: Any, sizes: Sequence[int]) -> list[Any]:
     if total != sum(sizes):
         raise ValueError(
             f"the model returned {total} rows for {sum(sizes)} input rows; "
-            "micro-batching needs one output row per input row (set max_batch_size: 1)"
+            "predict must answer one row per input row"
         )
+    if len(sizes) == 1:
+        return [prediction]
     pieces: list[Any] = []
     start = 0
     for size in sizes:

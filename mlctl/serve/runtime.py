@@ -9,34 +9,14 @@ id, traceback in the server log).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
-from mlctl.bundle.schema import Datatype
 from mlctl.serve.loader import LoadedBundle
 from mlctl.serve.rows import concat_rows, count_rows, split_rows
+from mlctl.serve.typed import NUMPY_DTYPES, BadRequest, json_array
 
-NUMPY_DTYPES: dict[Datatype, Any] = {
-    Datatype.BOOL: np.bool_,
-    Datatype.UINT8: np.uint8,
-    Datatype.UINT16: np.uint16,
-    Datatype.UINT32: np.uint32,
-    Datatype.UINT64: np.uint64,
-    Datatype.INT8: np.int8,
-    Datatype.INT16: np.int16,
-    Datatype.INT32: np.int32,
-    Datatype.INT64: np.int64,
-    Datatype.FP16: np.float16,
-    Datatype.FP32: np.float32,
-    Datatype.FP64: np.float64,
-    Datatype.BYTES: np.object_,
-}
-
-
-class BadRequest(ValueError):
-    """The client sent something the model cannot take; answered with 400."""
+__all__ = ["NUMPY_DTYPES", "BadRequest", "ModelRuntime", "UserCodeError"]
 
 
 class UserCodeError(RuntimeError):
@@ -49,12 +29,24 @@ class UserCodeError(RuntimeError):
 
 
 class ModelRuntime:
-    """Runs one loaded bundle's stages; ``run_batch`` is what the batcher calls."""
+    """Runs one loaded bundle's stages; ``run_batch`` is the model path the batcher uses.
 
-    def __init__(self, bundle: LoadedBundle) -> None:
+    ``max_batch_rows`` bounds the rows joined into one ``predict`` call (memory, GPU
+    memory, latency); a single request larger than it still runs, alone.
+    """
+
+    def __init__(
+        self,
+        bundle: LoadedBundle,
+        *,
+        max_batch_rows: int = 1 << 62,
+        on_model_call: Callable[[int], None] | None = None,
+    ) -> None:
         self.bundle = bundle
         self.inputs = bundle.config.signature.inputs
         self.outputs = bundle.config.signature.outputs
+        self.max_batch_rows = max_batch_rows
+        self.on_model_call = on_model_call
 
     def preprocess(self, payload: Any) -> Any:
         """Client JSON -> model features, through the contract's hook or the default."""
@@ -87,18 +79,34 @@ class ModelRuntime:
             raise UserCodeError("predict", exc) from exc
 
     def run_batch(self, batch: Sequence[Any]) -> list[Any]:
-        """Predict on the joined features, then postprocess each request's rows.
+        """Predict on joined features, then postprocess each request's rows.
 
-        When a joined batch fails and holds several requests, each is retried alone so
-        one poisoned request cannot fail its neighbours.
+        Requests are joined in arrival order into model calls of at most
+        ``max_batch_rows`` rows. The model must answer one row per input row, for a
+        lone request too: a wrong count is a bundle bug, never passed on as an answer.
         """
+        sizes = [count_rows(features) for features in batch]
+        results: list[Any] = []
+        for start, end in _groups(sizes, self.max_batch_rows):
+            results.extend(self._run_group(batch[start:end], sizes[start:end]))
+        return results
+
+    def _run_group(self, group: Sequence[Any], sizes: list[int]) -> list[Any]:
+        """One model call for ``group``; when it fails and holds several requests, each is
+        retried alone so one poisoned request cannot fail its neighbours."""
         try:
-            prediction = self.predict(concat_rows(batch))
-            pieces = split_rows(prediction, [count_rows(features) for features in batch])
+            if self.on_model_call is not None:
+                self.on_model_call(sum(sizes))
+            prediction = self.predict(concat_rows(group))
+            pieces = split_rows(prediction, sizes)
         except Exception as exc:
-            if len(batch) == 1:
+            if len(group) == 1:
                 return [exc if isinstance(exc, UserCodeError) else UserCodeError("predict", exc)]
-            return [result for features in batch for result in self.run_batch([features])]
+            return [
+                result
+                for one, size in zip(group, sizes, strict=True)
+                for result in self._run_group([one], [size])
+            ]
         results: list[Any] = []
         for piece in pieces:
             try:
@@ -118,14 +126,7 @@ class ModelRuntime:
         for spec in self.inputs:
             if spec.name not in payload:
                 raise BadRequest(f"missing input {spec.name!r}")
-            try:
-                arrays[spec.name] = np.asarray(
-                    payload[spec.name], dtype=NUMPY_DTYPES[spec.datatype]
-                )
-            except (TypeError, ValueError) as exc:
-                raise BadRequest(
-                    f"input {spec.name!r}: not {spec.datatype.value} data: {exc}"
-                ) from exc
+            arrays[spec.name] = json_array(spec.name, payload[spec.name], spec.datatype)
         return arrays[self.inputs[0].name] if len(arrays) == 1 else arrays
 
     def _default_predict(self, features: Any) -> Any:
@@ -137,3 +138,17 @@ class ModelRuntime:
                 feed = {model.get_inputs()[0].name: features}
             return tuple(model.run(None, feed))
         return model.predict(features)
+
+
+def _groups(sizes: Sequence[int], max_rows: int) -> list[tuple[int, int]]:
+    """``[start, end)`` runs of consecutive requests whose rows fit in ``max_rows``."""
+    groups: list[tuple[int, int]] = []
+    start, rows = 0, 0
+    for index, size in enumerate(sizes):
+        if index > start and rows + size > max_rows:
+            groups.append((start, index))
+            start, rows = index, 0
+        rows += size
+    if start < len(sizes):
+        groups.append((start, len(sizes)))
+    return groups

@@ -64,6 +64,9 @@ job "mlctl-iris" {
 
     task "server" {
       driver = "docker"
+      # SIGTERM starts the server's drain (serving.drain_timeout_s); Nomad's default 5 s
+      # would cut it short. Clients cap this at their max_kill_timeout (default 30 s).
+      kill_timeout = "30s"
 
       config {
         image = "mlctl/runtime:0.1.0-cpu"

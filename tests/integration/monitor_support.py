@@ -41,20 +41,20 @@ job "mlctl-NAME" {
     }
     update {
       max_parallel     = 1
-      min_healthy_time = "10s"
+      min_healthy_time = "MINHEALTHY"
       healthy_deadline = "3m"
-      auto_revert      = true
+      auto_revert      = AUTOREVERT
     }
     restart {
       attempts = 10
       interval = "30m"
-      delay    = "15s"
+      delay    = "RESTARTDELAY"
       mode     = "fail"
     }
     task "server" {
       driver = "docker"
       config {
-        image = "mlctl/runtime:0.1.0-cpu"
+        image = "IMAGE"
         ports = ["http"]
       }
       resources {
@@ -68,7 +68,14 @@ job "mlctl-NAME" {
 
 
 def model_hcl(
-    name: str, count: int = 1, namespace: str = "default", alerts: dict[str, Any] | None = None
+    name: str,
+    count: int = 1,
+    namespace: str = "default",
+    alerts: dict[str, Any] | None = None,
+    min_healthy: str = "10s",
+    restart_delay: str = "15s",
+    auto_revert: str = "true",
+    image: str = "mlctl/runtime:0.1.0-cpu",
 ) -> str:
     alerts_line = ""
     if alerts is not None:
@@ -78,6 +85,10 @@ def model_hcl(
         .replace("NAME", name)
         .replace("COUNT", str(count))
         .replace("ALERTS", alerts_line)
+        .replace("MINHEALTHY", min_healthy)
+        .replace("RESTARTDELAY", restart_delay)
+        .replace("AUTOREVERT", auto_revert)
+        .replace("IMAGE", image)
     )
 
 
@@ -91,12 +102,14 @@ def register_model(
     count: int = 1,
     namespace: str = "default",
     alerts: dict[str, Any] | None = None,
+    **timing: str,  # min_healthy, restart_delay
 ) -> dict[str, Any]:
     """Parse and register a model job like ``mlctl deploy`` would; returns the job JSON."""
     token = handle.management_token
+    hcl = model_hcl(name, count, namespace, alerts, **timing)
     parsed = requests.post(
         f"{handle.address}/v1/jobs/parse",
-        json={"JobHCL": model_hcl(name, count, namespace, alerts), "Canonicalize": True},
+        json={"JobHCL": hcl, "Canonicalize": True},
         headers=headers(token),
         timeout=10,
     )

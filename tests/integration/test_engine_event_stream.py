@@ -37,6 +37,10 @@ def test_buffer_keeps_the_last_n_indexes_and_old_resumes_start_at_the_oldest() -
     assert [e.index for e in buffer.events()] == [5, 6, 7]
     assert [item.index for item in buffer.subscribe(2).take()] == [5, 6, 7]
     assert [item.index for item in buffer.subscribe(6).take()] == [6, 7]
+    beyond = buffer.subscribe(99)  # Nomad starts at the newest item it holds
+    assert [item.index for item in beyond.take()] == [7]
+    buffer.append(_event(8))
+    assert [item.index for item in beyond.take()] == [8]
 
 
 def test_a_connected_subscriber_loses_nothing_to_trimming() -> None:

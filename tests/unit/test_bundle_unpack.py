@@ -237,3 +237,28 @@ def test_failure_while_writing_removes_the_partial_tree(
     assert copies == ["mlctl.yaml", "sub/model.bin"]  # the first file had been written
     assert [p for p in tree_listing(sandbox) if p != "out"] == before
     assert list((sandbox / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a/b", "a"],  # the file comes after a member that made `a` a directory
+        ["a", "a/b"],  # the file comes first; the later member would lie under it
+        ["a/b/c", "a/b"],
+    ],
+)
+def test_a_file_and_a_directory_of_the_same_name_are_refused_cleanly(
+    sandbox: Path, names: list[str]
+) -> None:
+    archive = write_tar(sandbox / "clash.tar.gz", [Member(name, b"x") for name in names])
+    with pytest.raises(UnsafeInput, match="member '"):
+        safe_unpack(archive, sandbox / "out")
+    assert not (sandbox / "out").exists()
+    assert tree_listing(sandbox) == ["clash.tar.gz"]
+
+
+def test_a_name_the_filesystem_refuses_is_a_refused_member(sandbox: Path) -> None:
+    archive = write_tar(sandbox / "long.tar.gz", [Member("x" * 300, b"x")])  # > NAME_MAX
+    with pytest.raises(UnsafeInput, match="cannot be created"):
+        safe_unpack(archive, sandbox / "out")
+    assert tree_listing(sandbox) == ["long.tar.gz"]

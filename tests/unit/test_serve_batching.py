@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from mlctl.serve.batching import Batcher, BatcherClosed, BatchStats
+from mlctl.serve.batching import Batcher, BatcherClosed, BatchStats, InferenceTimeout
 
 
 class Recorder:
@@ -59,25 +59,17 @@ async def test_idle_batcher_dispatches_the_first_request_alone_then_joins_the_wa
     await batcher.close()
 
 
-async def test_batches_never_exceed_max_rows() -> None:
+async def test_batches_never_exceed_max_batch_size_requests() -> None:
     recorder = Recorder()
     recorder.gate.clear()
-    batcher: Batcher[int, int] = Batcher(recorder, max_batch_size=4)
+    batcher: Batcher[int, int] = Batcher(recorder, max_batch_size=2)
     first = asyncio.ensure_future(batcher.submit(0))
     await wait_until_started(recorder)
-    queued = [asyncio.ensure_future(batcher.submit(i, rows=2)) for i in range(1, 6)]
+    queued = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 6)]
     await asyncio.sleep(0.01)
     recorder.gate.set()
     await asyncio.gather(first, *queued)
     assert recorder.batches == [[0], [1, 2], [3, 4], [5]]
-    await batcher.close()
-
-
-async def test_a_request_larger_than_the_limit_runs_alone() -> None:
-    recorder = Recorder()
-    batcher: Batcher[int, int] = Batcher(recorder, max_batch_size=4)
-    assert await batcher.submit(3, rows=100) == 6
-    assert recorder.batches == [[3]]
     await batcher.close()
 
 
@@ -170,14 +162,60 @@ async def test_lingering_lets_a_busy_batcher_fill_the_next_batch() -> None:
     await batcher.close()
 
 
-async def test_stats_report_rows_requests_and_times() -> None:
+async def test_stats_report_requests_and_times() -> None:
     seen: list[BatchStats] = []
     batcher: Batcher[int, int] = Batcher(Recorder(), max_batch_size=8, on_batch=seen.append)
-    await batcher.submit(1, rows=3)
+    await batcher.submit(1)
     await batcher.close()
     assert len(seen) == 1
-    assert (seen[0].rows, seen[0].requests) == (3, 1)
+    assert seen[0].requests == 1
     assert seen[0].compute_seconds >= 0 and len(seen[0].queue_seconds) == 1
+
+
+async def test_a_hung_batch_times_out_its_requests_and_reports_stuck() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()  # the "model" never answers while the gate is shut
+    batcher: Batcher[int, int] = Batcher(recorder, max_batch_size=8, timeout_s=0.2)
+    computing = asyncio.ensure_future(batcher.submit(1))
+    await wait_until_started(recorder)
+    queued = asyncio.ensure_future(batcher.submit(2))
+    with pytest.raises(InferenceTimeout, match=r"within 0\.2 s"):
+        await computing
+    with pytest.raises(InferenceTimeout):
+        await queued
+    assert batcher.stuck_for() > 0.2
+    recorder.gate.set()  # the model comes back: the batcher serves again
+    assert await batcher.submit(3) == 6
+    assert batcher.stuck_for() == 0
+    await batcher.close()
+
+
+async def test_fail_waiting_answers_everyone_still_waiting() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    batcher: Batcher[int, int] = Batcher(recorder, max_batch_size=1)
+    computing = asyncio.ensure_future(batcher.submit(1))
+    await wait_until_started(recorder)
+    queued = asyncio.ensure_future(batcher.submit(2))
+    await asyncio.sleep(0)
+    assert batcher.fail_waiting(LookupError("stopping")) == 2
+    for future in (computing, queued):
+        with pytest.raises(LookupError, match="stopping"):
+            await future
+    recorder.gate.set()
+    await batcher.close(timeout_s=5)
+
+
+async def test_close_gives_up_on_a_batch_that_never_returns() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    batcher: Batcher[int, int] = Batcher(recorder, max_batch_size=1)
+    computing = asyncio.ensure_future(batcher.submit(1))
+    await wait_until_started(recorder)
+    await batcher.close(timeout_s=0.05)
+    with pytest.raises(BatcherClosed):
+        await computing
+    recorder.gate.set()
 
 
 def test_max_batch_size_must_be_positive() -> None:

@@ -67,22 +67,28 @@ class EventBuffer:
         return out
 
     def subscribe(self, index: int) -> Cursor:
-        """A cursor delivering items with index >= ``index`` (0: the whole buffer).
-
-        An ``index`` older than the buffer starts at the oldest item still held."""
-        item = self.head
-        while item is not None and item.index < index:
-            item = item.next
-        anchor = BufferItem(-1, next=item) if item is not None else self.tail
-        return Cursor(anchor, index)
+        """A cursor at ``index`` like Nomad's ``StartAtClosest``: 0 starts at the oldest
+        item; an index older than the buffer starts at the oldest one still held; an
+        index between items at the next one; one beyond the newest at the newest (which
+        is delivered again). Everything published afterwards follows."""
+        if self.head is None:
+            return Cursor(self.tail)
+        start = self.head
+        if index > start.index:
+            item: BufferItem | None = start
+            while item is not None and item.index < index:
+                start = item
+                item = item.next
+            if item is not None:
+                start = item
+        return Cursor(BufferItem(-1, next=start))
 
 
 class Cursor:
     """One subscription's position: the last item it has seen."""
 
-    def __init__(self, anchor: BufferItem, start: int) -> None:
+    def __init__(self, anchor: BufferItem) -> None:
         self.last = anchor
-        self.start = start
 
     def take(self) -> list[BufferItem]:
         """Items published since the previous call (callers hold the store lock)."""
@@ -90,7 +96,6 @@ class Cursor:
         item = self.last.next
         while item is not None:
             self.last = item
-            if item.index >= self.start:
-                out.append(item)
+            out.append(item)
             item = item.next
         return out

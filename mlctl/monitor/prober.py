@@ -1,0 +1,164 @@
+"""Probe every model endpoint: ``GET /readyz`` and ``GET /metrics``, in parallel.
+
+A model server is someone else's process: each request has a timeout, a ``/metrics``
+body is read up to ``max_body`` bytes only, and a failing endpoint is reported (it
+feeds the "endpoint unreachable" rule), never raised. Results go to the Store as one
+:class:`~mlctl.monitor.views.ProbeMetrics` per model; rates are computed between two
+consecutive scrapes of the same endpoint (see :mod:`mlctl.monitor.probe_math`).
+
+Each change of a model's reachable/ready counts is written to the event log as a
+``probe`` record: the compact history the schedule compliance report reads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from mlctl.monitor import probe_math
+from mlctl.monitor.clock import Clock
+from mlctl.monitor.probe_math import Scrape
+from mlctl.monitor.store import Snapshot, Store
+from mlctl.monitor.views import EndpointView, ModelKey, ModelView, ProbeMetrics
+
+MAX_BODY = 1024 * 1024
+Log = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    endpoint: EndpointView
+    reachable: bool
+    ready: bool
+    scrape: Scrape | None
+    error: str = ""
+
+
+class Prober:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        timeout: float = 3.0,
+        workers: int = 8,
+        log: Log = lambda *_a, **_k: None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.timeout = timeout
+        self.workers = workers
+        self.log = log
+        self._session = session or requests.Session()
+        self._previous: dict[tuple[str, str], tuple[float, Scrape]] = {}
+        self._last_state: dict[ModelKey, tuple[int, int, int]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ one endpoint
+
+    def _get(self, url: str) -> tuple[int, str]:
+        with self._session.get(url, timeout=self.timeout, stream=True) as answer:
+            body = answer.raw.read(MAX_BODY + 1, decode_content=True)
+            if len(body) > MAX_BODY:
+                raise ValueError(f"{url} answered more than {MAX_BODY} bytes")
+            return answer.status_code, body.decode("utf-8", "replace")
+
+    def probe_endpoint(self, endpoint: EndpointView) -> EndpointResult:
+        try:
+            status, _ = self._get(f"{endpoint.url}/readyz")
+        except (requests.RequestException, ValueError, OSError) as error:
+            return EndpointResult(endpoint, False, False, None, _reason(error))
+        ready = status == 200
+        try:
+            code, text = self._get(f"{endpoint.url}/metrics")
+            scrape = probe_math.parse(text) if code == 200 else None
+        except (requests.RequestException, ValueError, OSError) as error:
+            return EndpointResult(endpoint, True, ready, None, _reason(error))
+        return EndpointResult(endpoint, True, ready, scrape)
+
+    # ------------------------------------------------------------------ a whole pass
+
+    def probe_all(self, snapshot: Snapshot) -> None:
+        """Probe every endpoint of every model once and record the results."""
+        models = [m for m in snapshot.models.values() if m.endpoints]
+        jobs = [(m, e) for m in models for e in m.endpoints]
+        results: dict[ModelKey, list[EndpointResult]] = {m.key: [] for m in models}
+        if jobs:
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                for (model, _), result in zip(
+                    jobs, pool.map(lambda job: self.probe_endpoint(job[1]), jobs), strict=True
+                ):
+                    results[model.key].append(result)
+        now = time.monotonic()
+        for model in models:
+            self.store.set_probe(model.key, self._summarise(model, results[model.key], now))
+        for key in [k for k in snapshot.models if k not in results]:
+            if snapshot.models[key].probe is not None:
+                self.store.set_probe(key, None)  # no endpoints any more
+        self._forget_gone(jobs)
+
+    def _summarise(
+        self, model: ModelView, results: list[EndpointResult], now: float
+    ) -> ProbeMetrics:
+        pairs = []
+        seconds = 0.0
+        for result in results:
+            if result.scrape is None:
+                continue
+            key = (result.endpoint.alloc_id, result.endpoint.url)
+            with self._lock:
+                previous = self._previous.get(key)
+                self._previous[key] = (now, result.scrape)
+            if previous is not None:
+                seconds = max(seconds, now - previous[0])
+            pairs.append((previous[1] if previous else None, result.scrape))
+        traffic = probe_math.rates(pairs, seconds)
+        errors = sorted({r.error for r in results if r.error})
+        metrics = ProbeMetrics(
+            at=self.clock(),
+            endpoints=len(results),
+            reachable=sum(r.reachable for r in results),
+            ready=sum(r.ready for r in results),
+            req_rate=traffic.req_rate,
+            error_rate=traffic.error_rate,
+            p50_ms=traffic.p50_ms,
+            p99_ms=traffic.p99_ms,
+            in_flight=traffic.in_flight if pairs else None,
+            error="; ".join(errors)[:300],
+        )
+        self._record(model, metrics)
+        return metrics
+
+    def _record(self, model: ModelView, metrics: ProbeMetrics) -> None:
+        state = (metrics.endpoints, metrics.reachable, metrics.ready)
+        if self._last_state.get(model.key) == state:
+            return
+        self._last_state[model.key] = state
+        self.log(
+            "probe",
+            model=model.name,
+            namespace=model.namespace,
+            endpoints=metrics.endpoints,
+            reachable=metrics.reachable,
+            ready=metrics.ready,
+        )
+
+    def _forget_gone(self, jobs: list[tuple[ModelView, EndpointView]]) -> None:
+        live = {(e.alloc_id, e.url) for _, e in jobs}
+        with self._lock:
+            for key in [k for k in self._previous if k not in live]:
+                del self._previous[key]
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout):
+        return "timed out"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return "connection refused"
+    return f"{type(error).__name__}"

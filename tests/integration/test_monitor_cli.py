@@ -1,0 +1,138 @@
+"""``mlctl monitor deploy`` and ``mlctl vault monitor-credentials``: the monitor as a
+Nomad job with its own least-privilege identity, its secrets never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from mlctl.errors import ExitStatus
+from mlctl.settings import Settings
+from tests.cli_runner import run_cli
+from tests.integration.monitor_support import headers
+from tests.simulators.nomad.fixtures import NomadHandle
+
+CONFIG = """
+state_namespace: default
+intervals: {rules: 5s, probe: 15s}
+route:
+  receiver: default
+  group_by: [alertname, model]
+receivers:
+  - name: default
+    webhook:
+      - url: https://hooks.example/alerts
+        bearer_token: {env: HOOK_TOKEN}
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_the_rendered_job_parses_in_nomad(
+    nomad_cluster: NomadHandle, config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOMAD_ADDR", nomad_cluster.address)
+    result = run_cli(["monitor", "deploy", "--render", "--config", str(config_file)])
+    assert result.status == 0, result.stderr
+    hcl = result.stdout
+    assert 'nomadVar \\"nomad/jobs/mlctl-monitor\\"' in hcl
+    parsed = requests.post(
+        f"{nomad_cluster.address}/v1/jobs/parse",
+        json={"JobHCL": hcl, "Canonicalize": True},
+        headers=headers(nomad_cluster.management_token),
+        timeout=10,
+    )
+    assert parsed.status_code == 200, parsed.text
+    job = parsed.json()
+    (group,) = job["TaskGroups"]
+    assert group["Count"] == 1 and group["Services"][0]["Checks"][0]["Path"] == "/healthz"
+    (task,) = group["Tasks"]
+    assert task["Config"]["args"][:2] == ["monitor", "run"]
+    config, approle = task["Templates"]
+    assert "bearer_token" in config["EmbeddedTmpl"] and "HOOK_TOKEN" in config["EmbeddedTmpl"]
+    assert approle["Envvars"] is True and "secret_id" in approle["EmbeddedTmpl"]
+
+
+def test_deploy_registers_the_monitor_and_watches_it_become_healthy(
+    nomad_cluster: NomadHandle, config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOMAD_ADDR", nomad_cluster.address)
+    result = run_cli(["-o", "json", "monitor", "deploy", "--config", str(config_file)])
+    assert result.status == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert (outcome["job_id"], outcome["outcome"]) == ("mlctl-monitor", "successful")
+
+
+def test_a_bad_config_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "monitor.yaml"
+    bad.write_text("route: {receiver: pager}\nintervals: {rules: soon}\nsurprise: 1\n")
+    result = run_cli(["monitor", "deploy", "--render", "--config", str(bad)])
+    assert result.status == ExitStatus.INVALID
+    (line,) = result.stderr.strip().splitlines()
+    assert "intervals.rules: 'soon' is not a duration" in line
+    assert "surprise: Extra inputs are not permitted" in line
+    bad.write_text("route: {receiver: pager}\n")
+    result = run_cli(["monitor", "deploy", "--render", "--config", str(bad)])
+    assert result.status == ExitStatus.INVALID
+    assert "route names receiver 'pager', which is not defined" in result.stderr
+
+
+def test_monitor_credentials_are_handed_over_unseen_and_work(
+    access_cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cluster = access_cluster
+    management = cluster.management_token
+    monkeypatch.setenv("VAULT_ADDR", cluster.vault_addr)
+    monkeypatch.setenv("NOMAD_ADDR", cluster.nomad_addr)
+    monkeypatch.setenv("VAULT_TOKEN", cluster.root_token)
+    boot = run_cli(["vault", "bootstrap", "--nomad-token-stdin"], stdin=management + "\n")
+    assert boot.status == 0, boot.stderr
+    monkeypatch.setenv("NOMAD_TOKEN", management)
+    result = run_cli(["-o", "json", "vault", "monitor-credentials"])
+    assert result.status == 0, result.stderr
+    assert json.loads(result.stdout)["variable"] == "nomad/jobs/mlctl-monitor"
+    stored = requests.get(
+        f"{cluster.nomad_addr}/v1/var/nomad/jobs/mlctl-monitor",
+        headers=headers(management),
+        timeout=5,
+    ).json()["Items"]
+    assert set(stored) == {"role_id", "secret_id"}
+    assert stored["secret_id"] not in result.stdout + result.stderr
+
+    # What the monitor job's template hands the task is enough to act as the monitor:
+    # log in with the AppRole, mint a Nomad token of policy nomad-monitor, follow Nomad.
+    from mlctl.cli.monitor import _token_source
+
+    env = {"MLCTL_MONITOR_ROLE_ID": stored["role_id"],
+           "MLCTL_MONITOR_SECRET_ID": stored["secret_id"]}  # fmt: skip
+    settings = Settings(nomad_addr=cluster.nomad_addr, vault_addr=cluster.vault_addr)
+    token = _token_source(settings, env).current()
+    assert token and token != management
+    me = requests.get(
+        f"{cluster.nomad_addr}/v1/acl/token/self", headers=headers(token), timeout=5
+    ).json()
+    assert me["Type"] == "client"  # the monitor's policy (directly, or through a role)
+    submit = requests.post(
+        f"{cluster.nomad_addr}/v1/jobs",
+        json={"Job": {"ID": "x", "Name": "x", "TaskGroups": []}},
+        headers=headers(token),
+        timeout=5,
+    )
+    assert submit.status_code == 403  # least privilege: it never submits jobs
+    with requests.get(
+        f"{cluster.nomad_addr}/v1/event/stream",
+        params=[("namespace", "*"), ("topic", "Job"), ("topic", "Node"), ("index", "1")],
+        headers=headers(token),
+        stream=True,
+        timeout=10,
+    ) as stream:
+        assert stream.status_code == 200
