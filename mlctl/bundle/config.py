@@ -96,5 +96,5 @@ def read_config(bundle_dir: Path) -> BundleConfig:
     config_file = find_config_file(bundle_dir)
     config, problems = schema_problems(config_file.name, load_raw(config_file))
     if problems or config is None:
-        raise BundleInvalid(problems)
+        raise BundleInvalid(problems, bundle_dir)
     return config

@@ -293,7 +293,7 @@ def test_an_unpinned_pickle_is_an_invalid_bundle_with_status_4(tmp_path: Path) -
     assert done.stderr.splitlines() == [
         "mlctl: error: mlctl.yaml: model: format pickle can run arbitrary code when loaded; "
         "pin the file with model.sha256 (sha256sum of the file) or use skops/onnx "
-        "(run: mlctl model validate DIR to see them all)"
+        f"(see them all with: mlctl model validate {bundle})"
     ]
 
 
