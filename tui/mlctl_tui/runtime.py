@@ -8,7 +8,6 @@ prints its one line and exits with the documented status.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 from mlctl.monitor.clock import utc_now
 from mlctl.monitor.store import Store
@@ -18,15 +17,11 @@ from mlctl_tui.services.engine import Engine
 
 
 def resolve_token(settings: Settings) -> str | None:
-    """The Nomad token ``mlctl`` would send (NOMAD_TOKEN, else a live cached login)."""
-    from mlctl import session
+    """The Nomad token ``mlctl`` would send (NOMAD_TOKEN, else a live cached login,
+    renewed on the way when it is due)."""
+    from mlctl.session import resolve_nomad_token
 
-    resolve: Callable[[Settings], str | None] | None = getattr(session, "resolve_nomad_token", None)
-    if resolve is None:  # trees where the login cache still lives in mlctl.credentials
-        from mlctl import credentials
-
-        resolve = credentials.resolve_nomad_token
-    return resolve(settings)
+    return resolve_nomad_token(settings)
 
 
 class ResolvedToken:
