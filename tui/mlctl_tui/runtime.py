@@ -68,6 +68,6 @@ def run(settings: Settings, readonly: bool = False) -> None:
     store = Store()
     engine = start_engine(settings, store)
     try:
-        make_app(settings, store, readonly=readonly).run()
+        make_app(settings, store, readonly=readonly, freeze_heap=True).run()
     finally:
         engine.stop()

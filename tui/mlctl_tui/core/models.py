@@ -42,6 +42,7 @@ def version_text(model: ModelView) -> str:
 
 def model_row(model: ModelView, alerts: AlertSummary, schedule: ScheduleCell) -> TableRow:
     health, reason = model_health(model, alerts)
+    gpus = model.gpus_in_use  # a property that walks the allocations: read it once
     probe = model.probe
     rate = probe.req_rate if probe else None
     p99 = probe.p99_ms if probe else None
@@ -51,7 +52,7 @@ def model_row(model: ModelView, alerts: AlertSummary, schedule: ScheduleCell) ->
         model.namespace,
         version_text(model),
         f"{model.desired}/{model.running}/{model.healthy}",
-        str(model.gpus_in_use) if model.gpus_in_use else "-",
+        str(gpus) if gpus else "-",
         schedule.state or "-",
         schedule.next_text or "-",
         fmt.number(rate),
@@ -65,7 +66,7 @@ def model_row(model: ModelView, alerts: AlertSummary, schedule: ScheduleCell) ->
         model.namespace,
         version_text(model),
         (model.desired, model.healthy),
-        model.gpus_in_use,
+        gpus,
         schedule.state,
         schedule.next_at.timestamp() if schedule.next_at else None,
         rate,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
@@ -129,6 +130,7 @@ class RowTable(ScrollView, can_focus=True):
         self.sort_reverse = False
         self._index: dict[str, int] = {}
         self._last_highlight: str | None = None
+        self._styles: dict[str, Style] = {}
 
     # ------------------------------------------------------------------ data
 
@@ -258,6 +260,17 @@ class RowTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
 
+    def notify_style_update(self) -> None:
+        self._styles.clear()  # the theme or the CSS changed: look the styles up again
+        super().notify_style_update()
+
+    def _style(self, name: str) -> Style:
+        """A component style (computing one walks the CSS: remember them per theme)."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"row-table--{name}")
+        return style
+
     @property
     def mark_width(self) -> int:
         """Columns before the first cell: the selection mark when multi-select is on."""
@@ -271,17 +284,17 @@ class RowTable(ScrollView, can_focus=True):
         index = int(self.scroll_y) + y - 1
         if index >= len(self.rows):
             if not self.rows and y == 1:
-                muted = self.get_component_rich_style("row-table--stopped")
+                muted = self._style("stopped")
                 return Strip([Segment(fit(self.empty, width), muted)], width)
             return Strip.blank(width, self.rich_style)
         row = self.rows[index]
         style = self.rich_style
         if row.style in STYLES:
-            style = style + self.get_component_rich_style(f"row-table--{row.style}")
+            style = style + self._style(row.style)
         if row.key in self.selected:
-            style = style + self.get_component_rich_style("row-table--selected")
+            style = style + self._style("selected")
         if index == self.cursor:
-            style = style + self.get_component_rich_style("row-table--cursor")
+            style = style + self._style("cursor")
         text = self._line(row.cells, widths)
         if self.multi_select:
             text = ("● " if row.key in self.selected else "  ") + text
@@ -294,7 +307,7 @@ class RowTable(ScrollView, can_focus=True):
             if number == self.sort_column:
                 arrow = "▼" if self.sort_reverse else "▲"
             labels.append(column.label + arrow)
-        style = self.rich_style + self.get_component_rich_style("row-table--header")
+        style = self.rich_style + self._style("header")
         text = " " * self.mark_width + self._line(labels, widths, header=True)
         return Strip([Segment(fit(text, width), style)], width)
 
