@@ -10,7 +10,7 @@ window in it (:func:`mlctl.schedule.edit.preview`), computed off the UI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from textual import work
@@ -25,7 +25,7 @@ from mlctl.schedule import edit, fields
 from mlctl.schedule.problems import FieldError
 from mlctl.schedule.spec import WindowSpec
 from mlctl.schedule.timeline import Transition
-from mlctl_tui.core.formatting import stamp
+from mlctl.schedule.view import format_instant
 
 KINDS = ("weekly", "cron", "once")
 #: Form field -> (the schedule field that checks it, label, placeholder, kind).
@@ -184,6 +184,16 @@ class ScheduleForm(ModalScreen[dict[str, Any] | None]):
         relevant = {n for n, spec in FIELDS.items() if spec[3] == self.kind} | {"replicas"}
         return {n: p for n, p in self.problems.items() if p and n in relevant}
 
+    def zone(self) -> tzinfo:
+        """The zone the window is written in (its transitions are shown there and in UTC)."""
+        name = {"weekly": "weekly_tz", "cron": "cron_tz"}.get(self.kind)
+        if name is None:
+            return UTC
+        try:
+            return fields.parse_zone(self.values[name])
+        except FieldError:
+            return UTC
+
     def raw(self) -> dict[str, Any]:
         return raw_window(self.kind, self.values, self.replicas, self.down)
 
@@ -220,7 +230,8 @@ class ScheduleForm(ModalScreen[dict[str, Any] | None]):
             preview.update(problem)
             return
         save.disabled = bool(self.current_problems())
-        lines = [f"{stamp(t.at)} → {t.replicas} replicas" for t in transitions]
+        zone = self.zone()
+        lines = [f"{format_instant(t.at, zone)} → {t.replicas} replicas" for t in transitions]
         self.preview_text = "\n".join(lines) or "no transition within five years"
         preview.update(self.preview_text)
 

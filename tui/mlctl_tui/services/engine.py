@@ -1,11 +1,18 @@
 """The monitor engine as ``mlctl tui`` runs it in-process: it keeps the Store current.
 
-The same parts as ``mlctl monitor run``: the :class:`~mlctl.monitor.follower.Follower`
-(event stream, REST resync, polling fallback, backoff) writes the Store, and the health
-rules (:mod:`mlctl.monitor.rules` into an :class:`~mlctl.monitor.alerts.AlertBook`)
-turn its snapshots into alerts. What the TUI leaves out on purpose: receivers and
-actions — the deployed monitor notifies and acts; a second copy in every operator's
-terminal would page people twice and restart things twice.
+The same parts as ``mlctl monitor run`` (:class:`mlctl.monitor.engine.Monitor`): the
+:class:`~mlctl.monitor.follower.Follower` (event stream, REST resync, polling fallback,
+backoff) writes the Store, the :class:`~mlctl.monitor.prober.Prober` adds each model's
+readiness, request rate, latency and error rate, and the health rules
+(:mod:`mlctl.monitor.rules` into an :class:`~mlctl.monitor.alerts.AlertBook`) turn
+snapshots into alerts. What the TUI leaves out on purpose, and why it composes the
+parts instead of running a ``Monitor``:
+
+- receivers, actions and saved state: the deployed monitor notifies, acts and keeps
+  ``mlctl/monitor/*``; a copy in every operator's terminal would page people twice,
+  restart things twice and overwrite the monitor's state;
+- the "endpoint unreachable" rule: an operator's laptop often cannot reach the
+  cluster's network, which says nothing about whether the model answers there.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from mlctl.bundle.alerts import Rules, merged_rules
 from mlctl.monitor.alerts import AlertBook
 from mlctl.monitor.clock import Clock
 from mlctl.monitor.follower import Follower, FollowerOptions
+from mlctl.monitor.prober import Prober
 from mlctl.monitor.rules import Context, evaluate
 from mlctl.monitor.store import Store
 from mlctl.monitor.tokens import TokenSource
@@ -26,6 +34,11 @@ from mlctl.nomad.client import NomadClient
 
 #: Seconds between two evaluations of the health rules.
 RULES_INTERVAL = 2.0
+#: Seconds between two probes of every endpoint (the monitor's default).
+PROBE_INTERVAL = 15.0
+PROBE_TIMEOUT = 3.0
+#: Conditions only the monitor inside the cluster can judge.
+NOT_JUDGED_HERE = frozenset({"ModelEndpointUnreachable"})
 DEFAULT_RULES = Rules()
 
 
@@ -59,13 +72,20 @@ class Engine:
     ) -> None:
         self.store = store
         self.clock = clock
+        self.log = log
         self.follower = Follower(store, connect, tokens, clock, log, options)
+        self.prober = Prober(store, clock, PROBE_TIMEOUT)
         self.book = AlertBook()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Engine:
-        for name, target in (("tui-follower", self._follow), ("tui-rules", self._rules)):
+        parts = (
+            ("tui-follower", self._follow),
+            ("tui-rules", self._rules),
+            ("tui-prober", self._probe),
+        )
+        for name, target in parts:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -83,6 +103,17 @@ class Engine:
         while not self._stop.wait(RULES_INTERVAL):
             self.evaluate_once()
 
+    def _probe(self) -> None:
+        while not self._stop.wait(PROBE_INTERVAL):
+            snapshot = self.store.snapshot()
+            if snapshot.synced:
+                try:
+                    self.prober.probe_all(snapshot)
+                except Exception as error:  # a probe never stops the TUI; the next one tries
+                    self.log(f"probe failed: {type(error).__name__}: {error}")
+                    continue
+                self.store.publish()
+
     def evaluate_once(self) -> list[Any]:
         """One pass of the health rules over the current snapshot."""
         snapshot = self.store.snapshot()
@@ -90,7 +121,8 @@ class Engine:
             return []
         now = self.clock()
         context = Context(snapshot, now, rules_for, extra_labels)
-        transitions = self.book.update(evaluate(context), now)
+        conditions = [c for c in evaluate(context) if c.alertname not in NOT_JUDGED_HERE]
+        transitions = self.book.update(conditions, now)
         self.store.set_alerts(self.book.alerts())
         self.store.publish()
         return transitions
