@@ -40,7 +40,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "logout": LazyCommand("mlctl.cli.auth:logout", "Revoke and forget cached tokens."),
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
-    "tui": LazyCommand("mlctl.cli.tui:tui", "Open the operator's terminal UI."),
+    "tui": LazyCommand("mlctl_tui.cli:tui", "Open the operator's terminal UI."),
     "schedule": LazyCommand("mlctl.cli.schedule:schedule", "Start and stop models on a timetable."),
     "monitor": LazyCommand("mlctl.cli.monitor:monitor", "Run or deploy the monitor loop."),
     "alerts": LazyCommand("mlctl.cli.alerts:alerts", "List the monitor's alerts."),

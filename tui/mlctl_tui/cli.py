@@ -1,4 +1,10 @@
-"""``mlctl tui``: the operator's terminal UI (the Textual app lives in ``mlctl_tui``)."""
+"""``mlctl tui``: the command that opens the terminal UI.
+
+It lives here, in the TUI's package, and ``mlctl``'s command registry names it by string
+(``mlctl_tui.cli:tui``), so the ``mlctl`` package never imports the TUI (or Textual):
+the dependency runs one way, ``tui -> mlctl``. Textual itself is imported only when the
+command runs; without the ``tui`` extra the CLI names the extra to install.
+"""
 
 from __future__ import annotations
 
@@ -27,16 +33,16 @@ class NoTerminal(MlctlError):
 def tui(ctx: click.Context, readonly: bool) -> None:
     """Open the terminal UI: models, nodes, schedules, alerts and events, logs.
 
-    It follows the cluster in-process (the monitor's engine: event stream, resync,
-    health rules) in every namespace your token can read; -n NS starts with that
-    namespace shown. Press ? inside for the keys of each screen, q to quit.
+    XX
+      health rules) in every namespace your token can read; -n NS starts with that
+      namespace shown. Press ? inside for the keys of each screen, q to quit.
 
-    \b
-    Examples:
-      mlctl tui
-      mlctl tui --readonly
-      mlctl -n team-a tui
-      mlctl --context lab tui
+      \b
+      Examples:
+        mlctl tui
+        mlctl tui --readonly
+        mlctl -n team-a tui
+        mlctl --context lab tui
     """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise NoTerminal(
