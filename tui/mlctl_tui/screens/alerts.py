@@ -56,10 +56,10 @@ class AlertsScreen(BaseScreen):
 
     def compose_body(self) -> ComposeResult:
         yield FilterBar("regex over model, alert, summary, labels (! inverts)", id="filter")
-        yield Static("", id="alerts-title")
+        yield Static("", id="alerts-title", markup=False)
         yield RowTable(ALERT_COLUMNS, empty="no alerts", id="alerts")
-        yield Static("", id="alert-detail")
-        yield Static("", id="feed-title")
+        yield Static("", id="alert-detail", markup=False)
+        yield Static("", id="feed-title", markup=False)
         yield RowTable(FEED_COLUMNS, empty="nothing has happened yet", id="feed")
 
     @property

@@ -58,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
         ]
         with VerticalScroll(id="dialog"):
             yield Label(f"Help: {name}", id="title")
-            yield Static("\n".join(text), id="text")
+            yield Static("\n".join(text), id="text", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

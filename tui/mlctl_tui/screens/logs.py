@@ -7,6 +7,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -97,7 +98,7 @@ class LogsScreen(BaseScreen):
         return len(self.allocs) > 1
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="log-title")
+        yield Static("", id="log-title", markup=False)
         yield FilterBar("search (regex; highlights matches)", id="search")
         yield LogView(prefixed=self.merged, id="log")
 
@@ -133,8 +134,11 @@ class LogsScreen(BaseScreen):
                 + (f" ({log.search.error})" if log.search.error else "")
             )
         self.query_one("#log-title", Static).update(
-            f"Logs of [b]{self.model.name}[/b] in {self.model.namespace} · {sources} · "
-            + " · ".join(flags)
+            Text.assemble(
+                "Logs of ",
+                (self.model.name, "bold"),
+                f" in {self.model.namespace} · {sources} · " + " · ".join(flags),
+            )
         )
 
     # ------------------------------------------------------------------ following

@@ -34,8 +34,10 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.plan.title, id="title")
-            yield Static(self.plan.text[:1].upper() + self.plan.text[1:] + ".", id="text")
+            yield Label(self.plan.title, id="title", markup=False)
+            yield Static(
+                self.plan.text[:1].upper() + self.plan.text[1:] + ".", id="text", markup=False
+            )
             if self.plan.destructive:
                 yield Label(
                     "This interrupts service. Press y to confirm, n or Escape to cancel.", id="hint"
@@ -81,8 +83,8 @@ class ErrorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.error_title, id="title")
-            yield Static(self.message, id="text")
+            yield Label(self.error_title, id="title", markup=False)
+            yield Static(self.message, id="text", markup=False)
             yield Button("Close", id="close", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -107,10 +109,10 @@ class NumberPrompt(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.prompt_title, id="title")
-            yield Static(self.question, id="text")
+            yield Label(self.prompt_title, id="title", markup=False)
+            yield Static(self.question, id="text", markup=False)
             yield Input(str(self.initial), id="number", type="integer")
-            yield Label("", id="problem")
+            yield Label("", id="problem", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -155,9 +157,9 @@ class ChoiceModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.choice_title, id="title")
+            yield Label(self.choice_title, id="title", markup=False)
             if self.note:
-                yield Static(self.note, id="text")
+                yield Static(self.note, id="text", markup=False)
             yield OptionList(*(Option(label, id=value) for value, label in self.options))
 
     def on_mount(self) -> None:
@@ -191,10 +193,10 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.prompt_title, id="title")
-            yield Static(self.question, id="text")
+            yield Label(self.prompt_title, id="title", markup=False)
+            yield Static(self.question, id="text", markup=False)
             yield Input(self.initial, id="answer")
-            yield Label(self._check(self.initial), id="problem")
+            yield Label(self._check(self.initial), id="problem", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

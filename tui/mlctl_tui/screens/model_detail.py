@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -57,8 +58,8 @@ class ModelDetailScreen(BaseScreen):
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="detail"):
-            yield Static("", id="headline")
-            yield Static("", id="deployment")
+            yield Static("", id="headline", markup=False)
+            yield Static("", id="deployment", markup=False)
             yield RowTable(
                 detail.ALLOC_COLUMNS, multi_select=True, empty="no allocations", id="allocs"
             )
@@ -68,8 +69,8 @@ class ModelDetailScreen(BaseScreen):
                 with TabPane("Versions", id="tab-versions"):
                     yield RowTable(detail.VERSION_COLUMNS, empty="loading versions…", id="versions")
                 with TabPane("Alerts, endpoints, schedule", id="tab-more"), Horizontal():
-                    yield Static("", id="alerts")
-                    yield Static("", id="more")
+                    yield Static("", id="alerts", markup=False)
+                    yield Static("", id="more", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#allocs", RowTable).focus()
@@ -88,16 +89,21 @@ class ModelDetailScreen(BaseScreen):
             return
         summary = view.alert_summaries.get(self.key, NO_ALERTS)
         health, reason = model_health(model, summary)
+        # Text, not markup: names, reasons and Nomad's messages may hold brackets.
         headline.update(
-            f"[b]{model.name}[/b] in {model.namespace} · job {model.job_id} v{model.version}"
-            f"{' · ' + model.model_version if model.model_version else ''} · "
-            f"{model.desired} desired, {model.running} running, {model.healthy} healthy · "
-            f"GPUs {model.gpus_in_use} · [{_colour(health.value)}]{health.value}: {reason}[/]"
+            Text.assemble(
+                (model.name, "bold"),
+                f" in {model.namespace} · job {model.job_id} v{model.version}"
+                f"{' · ' + model.model_version if model.model_version else ''} · "
+                f"{model.desired} desired, {model.running} running, {model.healthy} healthy · "
+                f"GPUs {model.gpus_in_use} · ",
+                (f"{health.value}: {reason}", _colour(health.value)),
+            )
         )
-        self.query_one("#deployment", Static).update(
-            detail.deployment_text(model.deployment, model.version)
-            + (f"\n[b]blocked:[/b] {model.blocked.reason}" if model.blocked else "")
-        )
+        deployment = Text(detail.deployment_text(model.deployment, model.version))
+        if model.blocked:
+            deployment.append("\nblocked: ", "bold").append(model.blocked.reason)
+        self.query_one("#deployment", Static).update(deployment)
         self.query_one("#allocs", RowTable).set_rows(detail.alloc_rows(model, view.now))
         self.query_one("#events", RowTable).set_rows(detail.event_rows(model.allocations))
         if self._history_of is not None and self._history_of != model.version:

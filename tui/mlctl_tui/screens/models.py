@@ -58,7 +58,7 @@ class ModelsScreen(BaseScreen):
             empty="no models (deploy one with mlctl deploy)",
             id="models",
         )
-        yield Static("", id="summary")
+        yield Static("", id="summary", markup=False)
 
     @property
     def table(self) -> RowTable:

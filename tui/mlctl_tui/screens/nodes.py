@@ -40,7 +40,7 @@ class NodesScreen(BaseScreen):
     def compose_body(self) -> ComposeResult:
         yield FilterBar(id="filter")
         yield RowTable(logic.NODE_COLUMNS, empty="no client nodes", id="nodes")
-        yield Static("", id="gpu-title")
+        yield Static("", id="gpu-title", markup=False)
         yield RowTable(logic.GPU_COLUMNS, empty="no GPUs on this node", id="gpus")
 
     @property

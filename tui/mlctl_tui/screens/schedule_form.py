@@ -137,20 +137,20 @@ class ScheduleForm(ModalScreen[dict[str, Any] | None]):
                     with Horizontal(classes=f"field field-{kind}", id=f"row-{name}"):
                         yield Label(label, classes="field-label")
                         yield Input(self.values[name], placeholder=placeholder, id=f"f-{name}")
-                        yield Label("", classes="problem", id=f"p-{name}")
+                        yield Label("", classes="problem", id=f"p-{name}", markup=False)
                 with Horizontal(classes="field", id="row-replicas"):
                     yield Label("Replicas", classes="field-label")
                     yield Input(
                         self.replicas, placeholder=f"empty: {self.form.replicas}", id="f-replicas"
                     )
-                    yield Label("", classes="problem", id="p-replicas")
+                    yield Label("", classes="problem", id="p-replicas", markup=False)
                 yield Checkbox(
                     "Down window (maintenance: 0 replicas, wins over others)",
                     self.down,
                     id="f-down",
                 )
             yield Label("Next five transitions of the schedule with this window:")
-            yield Static("", id="preview")
+            yield Static("", id="preview", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")

@@ -57,9 +57,9 @@ class SchedulesScreen(BaseScreen):
     def compose_body(self) -> ComposeResult:
         yield FilterBar(id="filter")
         yield RowTable(SCHEDULE_COLUMNS, empty="no models", id="schedules")
-        yield Static("", id="schedule-title")
+        yield Static("", id="schedule-title", markup=False)
         yield RowTable(WINDOW_COLUMNS, empty="no windows: press a to add one", id="windows")
-        yield Static("", id="transitions")
+        yield Static("", id="transitions", markup=False)
 
     @property
     def table(self) -> RowTable:

@@ -43,7 +43,7 @@ class FilterBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("/")
         yield Input(placeholder=self.placeholder, id="filter-input")
-        yield Label("", id="filter-error")
+        yield Label("", id="filter-error", markup=False)
 
     def open(self) -> None:
         self.add_class("-open")
