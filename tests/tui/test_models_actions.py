@@ -57,6 +57,35 @@ async def test_models_are_listed_filtered_and_switched_by_namespace(cluster, tmp
         assert "bert" in rows and "iris " not in rows
 
 
+async def test_sorting_by_key_and_by_clicking_a_header_and_the_command_palette(cluster, tmp_path):
+    register(cluster, "bert")
+    register(cluster, "iris", count=2)
+    async with running_tui(cluster.address, tmp_path) as tui:
+        await wait_for_text(tui.pilot, "2/2/2")
+
+        def order():
+            return [r.cells[0] for r in tui.app.screen.table.rows]
+
+        assert order() == ["bert", "iris"]
+        await tui.pilot.press("s", "s", "s")  # NAME -> NAMESPACE -> VERSION -> DES/RUN/OK
+        await wait_for_text(tui.pilot, "sort: DES/RUN/OK ▲")
+        assert "DES/RUN/O▲" in tui.text()  # the arrow fits in the header
+        assert order() == ["bert", "iris"]  # 1 desired before 2
+        await tui.pilot.press("S")
+        await wait_for_text(tui.pilot, "sort: DES/RUN/OK ▼")
+        assert order() == ["iris", "bert"]
+        await tui.pilot.click("#models", offset=(4, 0))  # the NAME header
+        await wait_for_text(tui.pilot, "NAME▲")
+        assert order() == ["bert", "iris"]
+        await tui.pilot.click("#models", offset=(4, 0))  # again: the other way
+        await wait_for_text(tui.pilot, "NAME▼")
+        assert order() == ["iris", "bert"]
+        await tui.pilot.press("ctrl+p", *"open bert")
+        await wait_for_text(tui.pilot, "Open bert (default)")
+        await tui.pilot.press("enter")
+        await wait_for_text(tui.pilot, "bert in default · job mlctl-bert")
+
+
 async def test_scale_confirms_exactly_and_changes_the_job(cluster, tmp_path):
     register(cluster, "iris", count=2)
     async with running_tui(cluster.address, tmp_path) as tui:

@@ -97,6 +97,45 @@ async def test_add_edit_pause_and_remove_a_window(cluster, tmp_path):
         await wait_for_text(tui.pilot, "iris in default: no schedule")
 
 
+async def test_start_and_scale_of_a_scheduled_model_follow_and_override_the_schedule(
+    cluster, tmp_path
+):
+    register(cluster, "iris", count=0)
+    requests.put(
+        f"{cluster.address}/v1/var/mlctl/schedules/iris",
+        params={"cas": 0},
+        json={
+            "Namespace": "default",
+            "Path": "mlctl/schedules/iris",
+            "Items": {
+                "schedule": json.dumps(
+                    {"windows": [{"window": "Mon-Sun 00:00-24:00 UTC"}], "replicas": 2}
+                )
+            },
+        },
+        timeout=10,
+    ).raise_for_status()
+    async with running_tui(cluster.address, tmp_path) as tui:
+        await wait_for_text(tui.pilot, "scaled to 0")
+        await wait_for_text(tui.pilot, "up 2")  # the schedule wants 2 now
+        await tui.pilot.press("u")
+        await wait_for_flat(tui.pilot, "scale from 0 to 2 (the schedule's count now)")
+        await tui.pilot.press("enter")
+        await wait_for_text(tui.pilot, "2/2/2")
+        await tui.pilot.press("c", "ctrl+a", "ctrl+k", "3", "enter")
+        await wait_for_flat(
+            tui.pilot,
+            "Its schedule wants 2 now; 3 holds as an override until the schedule's next transition",
+        )
+        await tui.pilot.press("enter")
+        await wait_for(
+            tui.pilot,
+            lambda: (stored_schedule(cluster).get("override") or {}).get("replicas") == 3,
+            "the override recorded in the schedule",
+        )
+        await wait_for_text(tui.pilot, "3/3/3")
+
+
 async def test_a_crash_loop_raises_an_alert_that_is_acknowledged_and_silenced(cluster, tmp_path):
     cluster.sim.set_behaviour("fail:image pull failed", job="mlctl-iris")
     register(cluster, "iris", count=1)
@@ -128,6 +167,10 @@ async def test_a_crash_loop_raises_an_alert_that_is_acknowledged_and_silenced(cl
         )
         await tui.pilot.press("v")  # severity: critical only
         await wait_for_text(tui.pilot, "severity: critical")
+        await tui.pilot.press("U")
+        await wait_for_flat(tui.pilot, "Remove the acknowledgement and silence of alert")
+        await tui.pilot.press("enter")
+        await wait_for(tui.pilot, lambda: variable(cluster, path) is None, "the note removed")
 
 
 async def test_logs_of_one_allocation_and_of_all_merged(cluster, tmp_path):

@@ -302,11 +302,12 @@ class RowTable(ScrollView, can_focus=True):
 
     def _header(self, widths: list[int], width: int) -> Strip:
         labels = []
-        for number, column in enumerate(self.columns):
-            arrow = ""
+        for number, (column, size) in enumerate(zip(self.columns, widths, strict=True)):
+            label = column.label
             if number == self.sort_column:
                 arrow = "▼" if self.sort_reverse else "▲"
-            labels.append(column.label + arrow)
+                label = (label if len(label) < size else label[: max(0, size - 1)]) + arrow
+            labels.append(label)
         style = self.rich_style + self._style("header")
         text = " " * self.mark_width + self._line(labels, widths, header=True)
         return Strip([Segment(fit(text, width), style)], width)
