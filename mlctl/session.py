@@ -9,7 +9,8 @@ sits above them and is reached from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from urllib3.util.retry import Retry
 
@@ -97,3 +98,49 @@ def service_token_minter(settings: Settings, role_id: str, secret_id: str) -> Ca
 def anonymous_vault_client(settings: Settings) -> Vault:
     """A Vault client with no token (logins, the unauthenticated discovery documents)."""
     return connect_vault(settings, None)
+
+
+def monitor(
+    settings: Settings,
+    config: Any = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    event_log: Any = None,
+) -> Any:
+    """The monitor engine for ``settings`` (a :class:`mlctl.monitor.engine.Monitor`, not
+    started): its Nomad token is the monitor AppRole's when ``env`` carries its
+    credentials (the deployed job), else NOMAD_TOKEN or the cached login. Used by
+    ``mlctl monitor run`` and by the TUI, which reads its Store."""
+    from mlctl.monitor import eventlog
+    from mlctl.monitor.config import MonitorConfig
+    from mlctl.monitor.deploy import ROLE_ID_ENV, SECRET_ID_ENV
+    from mlctl.monitor.engine import Monitor, MonitorOptions
+    from mlctl.monitor.tokens import MintedToken, StaticToken, TokenSource
+    from mlctl.nomad.retry import read_retry
+
+    env = env or {}
+    config = config or MonitorConfig()
+    role_id, secret_id = env.get(ROLE_ID_ENV), env.get(SECRET_ID_ENV)
+    tokens: TokenSource
+    if role_id and secret_id:
+        tokens = MintedToken(service_token_minter(settings, role_id, secret_id))
+    else:
+        tokens = StaticToken(resolve_nomad_token(settings))
+
+    def connect(token: str | None) -> NomadClient:
+        return connect_nomad(settings, token=token, retry=read_retry(attempts=1))
+
+    events = event_log or eventlog.EventLog(
+        config.event_log or eventlog.default_path(settings.state_dir)
+    )
+    return Monitor(
+        config,
+        connect,
+        tokens,
+        events,
+        env=env,
+        options=MonitorOptions(
+            nomad_address=settings.nomad_addr,
+            state_fallback=settings.state_dir / "monitor" / "state.json",
+        ),
+    )

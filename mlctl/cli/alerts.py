@@ -30,18 +30,28 @@ MONITOR_NS = click.option(
 )
 
 
+def _utc(stamp: str | None) -> str:
+    """``2025-03-03 09:00:01Z`` from an ISO time (alerts' times are UTC)."""
+    if not stamp:
+        return ""
+    try:
+        return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except ValueError:
+        return stamp
+
+
 def _row(alert: dict[str, Any]) -> dict[str, Any]:
     labels = alert.get("labels") or {}
-    since = alert.get("startsAt") or ""
+    since = _utc(alert.get("startsAt"))
     if alert.get("endsAt"):
-        since = f"{since[:19]} → {str(alert['endsAt'])[:19]}"
+        since = f"{since} → {_utc(alert['endsAt'])}"
     return {
         "status": alert.get("status"),
         "severity": labels.get("severity"),
         "alertname": labels.get("alertname"),
         "model": labels.get("model") or labels.get("node"),
         "namespace": labels.get("namespace"),
-        "since": since[:19] if not alert.get("endsAt") else since,
+        "since": since,
         "summary": (alert.get("annotations") or {}).get("summary"),
     }
 

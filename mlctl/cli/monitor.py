@@ -15,9 +15,6 @@ from mlctl.output import emit, note
 
 if TYPE_CHECKING:
     from mlctl.monitor.config import MonitorConfig
-    from mlctl.monitor.tokens import TokenSource
-    from mlctl.nomad.client import NomadClient
-    from mlctl.settings import Settings
 
 CONFIG = click.Path(exists=False, dir_okay=False, path_type=Path)
 
@@ -56,29 +53,6 @@ def _load_config(path: Path | None) -> MonitorConfig:
     from mlctl.monitor.config import MonitorConfig, load
 
     return load(path) if path else MonitorConfig()
-
-
-def _token_source(settings: Settings, env: dict[str, str]) -> TokenSource:
-    """The monitor's Nomad token: its AppRole's (when ``monitor deploy`` gave the task its
-    credentials), else NOMAD_TOKEN or the cached ``mlctl login``."""
-    from mlctl.monitor.deploy import ROLE_ID_ENV, SECRET_ID_ENV
-    from mlctl.monitor.tokens import MintedToken, StaticToken
-    from mlctl.session import resolve_nomad_token, service_token_minter
-
-    role_id, secret_id = env.get(ROLE_ID_ENV), env.get(SECRET_ID_ENV)
-    if role_id and secret_id:
-        return MintedToken(service_token_minter(settings, role_id, secret_id))
-    return StaticToken(resolve_nomad_token(settings))
-
-
-def _connector(settings: Settings) -> Any:
-    from mlctl.nomad.client import connect
-    from mlctl.nomad.retry import read_retry
-
-    def make(token: str | None) -> NomadClient:
-        return connect(settings, token=token, retry=read_retry(attempts=1))
-
-    return make
 
 
 def _listen(value: str | None) -> tuple[str, int] | None:
@@ -132,8 +106,8 @@ def run(
       mlctl -o json monitor run --event-log /var/log/mlctl/events.jsonl
     """
     _require_monitor_extra()
+    from mlctl import session
     from mlctl.monitor import eventlog, livelog
-    from mlctl.monitor.engine import Monitor, MonitorOptions
     from mlctl.monitor.setup import with_flags
 
     settings = state(ctx).settings()
@@ -154,17 +128,7 @@ def run(
         events.add_listener(_json_line)
     else:
         events.add_listener(lambda record: click.echo(livelog.line(record)))
-    monitor_ = Monitor(
-        config,
-        _connector(settings),
-        _token_source(settings, env),
-        events,
-        env=env,
-        options=MonitorOptions(
-            nomad_address=settings.nomad_addr,
-            state_fallback=settings.state_dir / "monitor" / "state.json",
-        ),
-    )
+    monitor_ = session.monitor(settings, config, env=env, event_log=events)
     health = None
     if address is not None:
         from mlctl.monitor.health import HealthServer

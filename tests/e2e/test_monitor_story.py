@@ -25,7 +25,12 @@ import pytest
 
 from mlctl.monitor import eventlog
 from tests.cli_runner import run_cli
-from tests.integration.monitor_servers import Alertmanager, SmtpServer, WebhookSink
+from tests.integration.monitor_servers import (
+    Alertmanager,
+    SmtpServer,
+    WebhookSink,
+    use_private_ports,
+)
 from tests.integration.monitor_support import register_model, wait_for
 from tests.simulators.nomad.fixtures import SimFactory, require_sim
 
@@ -118,6 +123,7 @@ def test_monitor_story(
     args = ["--config", str(config), "--webhook", webhook_sink.url,
             "--alertmanager", alertmanager.url, "--email-to", "ops@example.com",
             "--event-log", str(log)]  # fmt: skip
+    use_private_ports(sim)
     register_model(handle, "iris", alerts=IRIS_ALERTS, **FAST)
     register_model(handle, "busy", alerts=BUSY_ALERTS, **FAST)
     busy = model_servers(sim, "mlctl-busy")

@@ -330,9 +330,33 @@ class FakeModelServer:
         self.httpd.server_close()
 
 
+def use_private_ports(sim: Any, span: int = 64) -> None:
+    """Give the simulator's nodes a dynamic port range nobody else uses now: every
+    simulator starts at 20000, so parallel tests (or a real server of another test)
+    would otherwise share the ports the fake model servers listen on."""
+    for _ in range(50):
+        low = free_port()
+        if low + span < 65535 and all(_free(p) for p in range(low, low + span, 8)):
+            break
+    with sim.store.lock:
+        for node in sim.cluster.nodes.values():
+            node["NodeResources"]["MinDynamicPort"] = low
+            node["NodeResources"]["MaxDynamicPort"] = low + span
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class ModelServers:
     """A fake model server on the port of every running allocation of a simulated job
-    (started as allocations appear), all under the same load."""
+    (started as allocations appear), all under the same load. Call
+    :func:`use_private_ports` on the simulator before registering the job."""
 
     def __init__(self, sim: Any, job_id: str, namespace: str = "default") -> None:
         self.sim = sim

@@ -97,7 +97,9 @@ def test_resume_from_an_index_older_than_the_buffer_skips_silently(
         expected_first = oldest.index
     lines = _lines(handle.address, [("index", "1")], None, lambda out: bool(out))
     first = json.loads(lines[0])
-    assert first["Index"] == expected_first
+    # Indexes 1 .. expected_first - 1 are gone: no error, the stream simply starts at the
+    # oldest index still held (later, if allocations kept changing meanwhile).
+    assert first["Index"] >= expected_first > 2
 
 
 def test_heartbeats_arrive_on_an_idle_stream(nomad_sim_factory: SimFactory) -> None:

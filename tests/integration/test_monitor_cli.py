@@ -110,12 +110,13 @@ def test_monitor_credentials_are_handed_over_unseen_and_work(
 
     # What the monitor job's template hands the task is enough to act as the monitor:
     # log in with the AppRole, mint a Nomad token of policy nomad-monitor, follow Nomad.
-    from mlctl.cli.monitor import _token_source
+    from mlctl import session
 
     env = {"MLCTL_MONITOR_ROLE_ID": stored["role_id"],
            "MLCTL_MONITOR_SECRET_ID": stored["secret_id"]}  # fmt: skip
-    settings = Settings(nomad_addr=cluster.nomad_addr, vault_addr=cluster.vault_addr)
-    token = _token_source(settings, env).current()
+    settings = Settings(nomad_addr=cluster.nomad_addr, vault_addr=cluster.vault_addr,
+                        state_dir=tmp_path / "state")  # fmt: skip
+    token = session.monitor(settings, env=env).follower.tokens.current()
     assert token and token != management
     me = requests.get(
         f"{cluster.nomad_addr}/v1/acl/token/self", headers=headers(token), timeout=5

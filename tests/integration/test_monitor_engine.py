@@ -23,7 +23,12 @@ from mlctl.monitor.eventlog import EventLog
 from mlctl.monitor.follower import FollowerOptions
 from mlctl.monitor.store import Snapshot
 from mlctl.monitor.tokens import StaticToken
-from tests.integration.monitor_servers import Alertmanager, SmtpServer, WebhookSink
+from tests.integration.monitor_servers import (
+    Alertmanager,
+    SmtpServer,
+    WebhookSink,
+    use_private_ports,
+)
 from tests.integration.monitor_support import register_model, wait_for
 from tests.integration.test_monitor_follower import connector
 from tests.simulators.nomad.fixtures import NomadHandle, SimFactory, require_sim
@@ -231,6 +236,7 @@ def test_sustained_load_scales_up_then_back_down(
                       "cooldown": "20s", "scale_down_below": 0.5}
         }
     }  # fmt: skip
+    use_private_ports(sim)
     register_model(handle, "busy", count=1, alerts=alerts)
     servers = model_servers(sim, "mlctl-busy")
     config = make_config()
