@@ -17,6 +17,10 @@ namespace "*" {
     path "mlctl/monitor/*" {
       capabilities = ["read", "list", "write", "destroy"]
     }
+    # Operators' notes on alerts from mlctl tui: who acknowledged, silenced until when.
+    path "mlctl/alerts/notes/*" {
+      capabilities = ["read", "list"]
+    }
   }
 }
 

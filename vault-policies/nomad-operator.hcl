@@ -5,6 +5,14 @@
 # eligibility), and read-only views of agents, operator/raft state and plugins.
 namespace "*" {
   policy = "write"
+
+  # Notes on alerts from mlctl tui (acknowledged by whom, silenced until), spelled out:
+  # Variables need their own grant.
+  variables {
+    path "mlctl/alerts/notes/*" {
+      capabilities = ["read", "list", "write", "destroy"]
+    }
+  }
 }
 
 node {

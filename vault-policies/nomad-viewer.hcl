@@ -4,6 +4,13 @@
 # state; no submit, scale, stop, logs or exec.
 namespace "*" {
   policy = "read"
+
+  # Viewers see who acknowledged or silenced an alert (mlctl tui), and change nothing.
+  variables {
+    path "mlctl/alerts/notes/*" {
+      capabilities = ["read", "list"]
+    }
+  }
 }
 
 node {

@@ -204,8 +204,8 @@ class AlertsScreen(BaseScreen):
                 alert,
                 note,
                 "silence",
-                f"silence alert {alert.name} for {text.strip()}: no notifications until "
-                f"{until:%Y-%m-%d %H:%M}Z",
+                f"silence alert {alert.name} for {text.strip()}: marked silenced for every "
+                f"operator until {until:%Y-%m-%d %H:%M}Z",
             )
 
         self.app.push_screen(
