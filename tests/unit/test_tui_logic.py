@@ -251,3 +251,35 @@ def test_abilities_follow_the_token_policies():
     assert not readonly.allows("scale") and readonly.allows("logs")
     with pytest.raises(KeyError):
         abilities.allows("explode")
+
+
+# ---------------------------------------------------------------------- the engine's rules
+
+
+def test_the_tuis_rules_freeze_while_disconnected_and_leave_reachability_to_the_monitor():
+    from mlctl_tui.services.engine import Engine
+
+    from mlctl.monitor.clock import ManualClock
+    from mlctl.monitor.store import KINDS
+    from mlctl.monitor.tokens import StaticToken
+    from mlctl.monitor.views import EndpointView, ProbeMetrics
+
+    store = Store()
+    overrides = {"rules": {"unreachable": {"for": "0s"}}}  # would fire at once if judged
+    listing = {
+        "jobs": [job(count=1, alerts=overrides)],
+        "allocs": [alloc("a0", client_status="failed", deployment_id="")],
+    }
+    for kind in KINDS:
+        store.resync(kind, listing.get(kind, []), 50)
+    key = ("default", "mlctl-iris")
+    store.set_endpoints(key, [EndpointView("iris", "a0", "10.0.0.1", 8080)])
+    store.set_probe(key, ProbeMetrics(T0, 1, 0, 0, error="connection refused"))
+    engine = Engine(store, lambda _t: None, StaticToken(None), ManualClock(T0))  # type: ignore
+    store.set_connection(False, "connecting", at=T0, error="refused")
+    assert engine.evaluate_once() == [] and store.snapshot().alerts == ()
+    store.set_connection(True, "stream")
+    engine.evaluate_once()
+    names = {a.name for a in store.snapshot().alerts}
+    assert "ModelAllocationFailed" in names
+    assert "ModelEndpointUnreachable" not in names  # judged inside the cluster, not here

@@ -12,6 +12,7 @@ Every method blocks on the network: the TUI calls them only from worker threads.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -33,6 +34,9 @@ NOTES_PREFIX = "mlctl/alerts/notes"
 NOTE_ITEM = "note"
 #: Drain deadline: after it Nomad stops what has not migrated yet.
 DRAIN_DEADLINE_SECONDS = 3600.0
+#: Seconds a client (and the token it resolved) is reused; then the token is resolved
+#: again, which renews a cached login that is due (a TUI may stay open for days).
+CLIENT_TTL = 300.0
 
 
 def actor_of(settings: Settings) -> str:
@@ -118,7 +122,7 @@ class NomadBackend:
         self.settings = settings
         self.clock = clock
         self._connect = connect or _session_client
-        self._clients: dict[str, NomadClient] = {}
+        self._clients: dict[str, tuple[float, NomadClient]] = {}
         self._lock = threading.Lock()
         self._actor: str | None = None
 
@@ -126,11 +130,13 @@ class NomadBackend:
 
     def client(self, namespace: str | None = None) -> NomadClient:
         name = namespace or self.settings.nomad_namespace
+        now = time.monotonic()
         with self._lock:
-            client = self._clients.get(name)
-            if client is None:
-                client = self._connect(self.settings.with_overrides(nomad_namespace=name))
-                self._clients[name] = client
+            cached = self._clients.get(name)
+            if cached is not None and now - cached[0] < CLIENT_TTL:
+                return cached[1]
+            client = self._connect(self.settings.with_overrides(nomad_namespace=name))
+            self._clients[name] = (now, client)
             return client
 
     @property

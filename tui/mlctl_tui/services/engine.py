@@ -117,8 +117,8 @@ class Engine:
     def evaluate_once(self) -> list[Any]:
         """One pass of the health rules over the current snapshot."""
         snapshot = self.store.snapshot()
-        if not snapshot.synced:
-            return []
+        if not snapshot.synced or not snapshot.connected:
+            return []  # stale data must neither raise nor resolve alerts (as the monitor)
         now = self.clock()
         context = Context(snapshot, now, rules_for, extra_labels)
         conditions = [c for c in evaluate(context) if c.alertname not in NOT_JUDGED_HERE]
