@@ -13,6 +13,11 @@ parts instead of running a ``Monitor``:
   restart things twice and overwrite the monitor's state;
 - the "endpoint unreachable" rule: an operator's laptop often cannot reach the
   cluster's network, which says nothing about whether the model answers there.
+
+``mlctl.session.monitor()`` builds the whole :class:`~mlctl.monitor.engine.Monitor`; the
+TUI cannot use it as it is, because that engine also runs the opt-in actions, saves its
+state to and publishes under ``mlctl/monitor/*`` with the operator's token. A watch-only
+mode of ``Monitor`` would let this module shrink to a call.
 """
 
 from __future__ import annotations
