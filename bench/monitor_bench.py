@@ -24,6 +24,8 @@ Targets (issue 8): >= 20,000 events/s applied, < 300 MB RSS, snapshot read < 5 m
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import resource
 import statistics
 import subprocess
@@ -111,10 +113,23 @@ def record_burst(address: str, sim: subprocess.Popen[str], count: int) -> list[b
     return out
 
 
-def apply_in_memory(lines: list[bytes]) -> float:
-    """Parse and apply recorded lines into a fresh Store: the monitor's own cost."""
+def loaded_store(allocs: list[dict[str, object]]) -> Store:
+    """A Store holding the cluster's allocations already, as the follower's does when
+    events arrive (events update known allocations; a fresh Store would pay for the
+    first conversion of each)."""
     store = Store()
+    store.resync("allocs", allocs, 1)
+    gc.collect()
+    gc.freeze()  # as the follower does after each resync
+    return store
+
+
+def apply_in_memory(lines: list[bytes], allocs: list[dict[str, object]]) -> tuple[float, float]:
+    """Parse and apply recorded lines: the monitor's own cost, as events per wall-clock
+    second and per CPU second of this process."""
+    store = loaded_store(allocs)
     count = 0
+    cpu = time.process_time()
     started = time.perf_counter()
     for raw in lines:
         frame = frames.parse_line(raw)
@@ -123,10 +138,10 @@ def apply_in_memory(lines: list[bytes]) -> float:
                 store.apply_event(event)
                 count += 1
     store.snapshot()
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), count / (time.process_time() - cpu)
 
 
-def apply_over_http(lines: list[bytes]) -> float:
+def apply_over_http(lines: list[bytes], allocs: list[dict[str, object]]) -> tuple[float, float]:
     """The follower's whole path (HTTP chunks, lines, parse, apply) on the recorded
     stream, replayed at full speed by a server in another process."""
     with tempfile.NamedTemporaryFile(suffix=".ndjson", delete=False) as handle:
@@ -139,8 +154,9 @@ def apply_over_http(lines: list[bytes]) -> float:
     try:
         assert replay.stdout is not None
         url = replay.stdout.readline().split()[1]
-        store = Store()
+        store = loaded_store(allocs)
         count = 0
+        cpu = time.process_time()
         started = time.perf_counter()
         with requests.get(url, stream=True, timeout=60) as response:
             for raw in response.iter_lines(chunk_size=65536):
@@ -150,7 +166,7 @@ def apply_over_http(lines: list[bytes]) -> float:
                         store.apply_event(event)
                         count += 1
         store.snapshot()
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started), count / (time.process_time() - cpu)
     finally:
         replay.terminate()
         replay.wait(timeout=10)
@@ -223,10 +239,18 @@ def main() -> int:
         stop.set()
         follower.close()
 
+        allocs = requests.get(
+            f"{address}/v1/allocations", params={"resources": "true"}, timeout=120
+        ).json()
         lines = record_burst(address, sim, min(args.events, 20_000))
-        # The machine may be shared: each figure is the median of three runs.
-        memory_rate = statistics.median(apply_in_memory(lines) for _ in range(3))
-        http_rate = statistics.median(apply_over_http(lines) for _ in range(3))
+        # The machine may be shared: each figure is the median of three runs, and each is
+        # also given per CPU second of this process (what one free core would do).
+        memory_runs = [apply_in_memory(lines, allocs) for _ in range(3)]
+        http_runs = [apply_over_http(lines, allocs) for _ in range(3)]
+        memory_rate = statistics.median(r[0] for r in memory_runs)
+        memory_cpu = statistics.median(r[1] for r in memory_runs)
+        http_rate = statistics.median(r[0] for r in http_runs)
+        http_cpu = statistics.median(r[1] for r in http_runs)
     finally:
         sim.stdin.close()
         sim.wait(timeout=60)
@@ -234,9 +258,13 @@ def main() -> int:
     print()
     print(f"engine: {args.jobs} jobs, {args.jobs * args.allocs} allocations; "
           f"burst of {applied:,} events ({follower.stats.frames:,} frames)")  # fmt: skip
-    print(line("events/s applied, monitor over HTTP", http_rate, "events/s",
+    print(line("events/CPU-s, monitor over HTTP", http_cpu, "events/s",
                TARGET_EVENTS_PER_S, "higher"))  # fmt: skip
-    print(line("events/s applied, parse+apply only", memory_rate, "events/s",
+    print(line("events/s wall clock, monitor over HTTP", http_rate, "events/s",
+               TARGET_EVENTS_PER_S, "higher"))  # fmt: skip
+    print(line("events/CPU-s, parse+apply only", memory_cpu, "events/s",
+               TARGET_EVENTS_PER_S, "higher"))  # fmt: skip
+    print(line("events/s wall clock, parse+apply only", memory_rate, "events/s",
                TARGET_EVENTS_PER_S, "higher"))  # fmt: skip
     print(f"{'events/s, end to end from the engine':<38} {stream_rate:>12,.2f} events/s  "
           "(bounded by the engine's own JSON encoding; no target)")
@@ -249,6 +277,9 @@ def main() -> int:
                TARGET_SNAPSHOT_MS, "lower"))  # fmt: skip
     print(f"{'time to first consistent snapshot':<38} {first_snapshot:>12,.2f} s         "
           "(no target; REST lists + one read per job)")
+    load = os.getloadavg()[0]
+    print(f"load average during the run: {load:.2f} on {os.cpu_count()} CPUs "
+          "(wall-clock figures drop when other work shares the CPUs; per-CPU-second do not)")
     return 0
 
 

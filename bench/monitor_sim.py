@@ -63,7 +63,7 @@ def build(jobs: int, allocs: int) -> NomadSim:
         session.post(f"{sim.address}/v1/jobs", json={"Job": parsed.json()}, timeout=30)
     for _ in range(50):
         sim.clock.advance(60)
-        tick()
+        tick(force=True)
         with sim.store.lock:
             running = sum(1 for a in sim.cluster.allocs.values() if a.client_status == "running")
         if running >= jobs * allocs:

@@ -19,6 +19,8 @@ from mlctl.nomad.types import AllocMetric, Constraint, RequestedDevice, TaskGrou
 MISSING_DEVICES = "missing devices"
 #: Nomad's ``FilterConstraintDrivers``: the task driver (docker) is not healthy on the node.
 MISSING_DRIVERS = "missing drivers"
+#: Nomad's ``FilterConstraintHostVolumes``: a requested host volume is not on the node.
+MISSING_HOST_VOLUMES = "missing compatible host volumes"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ def _filter_words(reason: str, ask: GroupAsk) -> str:
         return f"has no {' or '.join(wanted)}" if wanted else "has no matching device"
     if reason == MISSING_DRIVERS:
         return "task driver (docker) not available"
+    if reason == MISSING_HOST_VOLUMES:
+        return "lacks a requested host volume (or it is read-only)"
     return f"constraint {reason}"
 
 

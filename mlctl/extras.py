@@ -6,6 +6,8 @@ renders jobs and runs ``mlctl local``. The heavy parts are extras (pyproject.tom
 ``serve``      the model server that runs inside every Nomad task (``mlctl serve``)
 ``provision``  Ansible, for ``mlctl cluster provision`` and inventories it reads
 ``tui``        the Textual terminal UI
+``train``      FLAML and its estimators, for ``mlctl train``
+``jupyter``    JupyterLab, for Jupyter environments on ``mlctl local``
 
 A command that needs a missing extra stops with one line naming it (status 3), instead
 of an ImportError traceback: :func:`missing_extra` maps the module that failed to
@@ -38,6 +40,9 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     ),
     "provision": frozenset({"ansible_runner", "ansible", "ansible_collections"}),
     "tui": frozenset({"textual"}),
+    # numpy, scikit-learn and skops come with train too, but are mapped to serve above.
+    "train": frozenset({"flaml", "lightgbm", "xgboost", "pandas", "pyarrow"}),
+    "jupyter": frozenset({"jupyterlab"}),
 }
 
 #: What each extra is for, in the one-line error.
@@ -45,6 +50,8 @@ PURPOSE = {
     "serve": "the model server",
     "provision": "Ansible provisioning",
     "tui": "the terminal UI",
+    "train": "the AutoML trials",
+    "jupyter": "JupyterLab",
 }
 
 

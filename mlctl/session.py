@@ -10,12 +10,13 @@ sits above them and is reached from here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from urllib3.util.retry import Retry
 
 from mlctl import redact
-from mlctl.credentials import read_login
+from mlctl.credentials import read_login, read_token_file
 from mlctl.errors import AuthError
 from mlctl.nomad.client import NomadClient
 from mlctl.nomad.client import connect as connect_nomad
@@ -26,14 +27,20 @@ from mlctl.vault.client import connect as connect_vault
 
 
 def resolve_nomad_token(settings: Settings) -> str | None:
-    """The Nomad token to send: NOMAD_TOKEN, else a live cached login, else anonymous.
+    """The Nomad token to send: NOMAD_TOKEN, else the context's token file, else a live
+    cached login, else anonymous.
 
-    A cached login in the last third of its lifetime is renewed first (Vault token
-    renew-self, plus a Nomad lease renewal or a fresh JWT exchange).
+    The token file (``nomad_token_file``, how the ``local`` context reaches its runtime)
+    comes before the login cache: it belongs to the context in use, while a cached login
+    may be for another cluster. A cached login in the last third of its lifetime is
+    renewed first (Vault token renew-self, plus a Nomad lease renewal or a fresh JWT
+    exchange).
     """
     if settings.nomad_token:
         redact.register(settings.nomad_token)
         return settings.nomad_token
+    if settings.nomad_token_file is not None:
+        return read_token_file(Path(settings.nomad_token_file))
     login = read_login(settings)
     if login is None or login.nomad_token is None:
         return None
@@ -83,6 +90,15 @@ def nomad_client_with_token(settings: Settings, token: str | None) -> NomadClien
 def vault_client(settings: Settings) -> Vault:
     """A Vault client acting as the user: VAULT_TOKEN, else their cached login's token."""
     return connect_vault(settings, acting_vault_token(settings))
+
+
+def model_token(settings: Settings, *, fresh: bool = False) -> str | None:
+    """The bearer token for calling models as the logged-in user (``MLCTL_MODEL_TOKEN``
+    first), or None without a login. ``mlctl predict`` and the TUI both call this; pass
+    ``fresh=True`` after a 403 to ask Vault for a token with the current grants."""
+    from mlctl.access.model_tokens import model_token as obtain
+
+    return obtain(settings, fresh=fresh)
 
 
 def service_token_minter(settings: Settings, role_id: str, secret_id: str) -> Callable[[], str]:

@@ -39,6 +39,12 @@ def _default_state_dir() -> Path:
     return Path(base) / "mlctl"
 
 
+def _default_local_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("mlctl")) / "local"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of mlctl, resolved from flags, env, the context file and defaults."""
@@ -79,6 +85,15 @@ class Settings:
     vault_skip_verify: bool = field(default=False, metadata=_env("VAULT_SKIP_VERIFY"))
     """Skip TLS verification for Vault: insecure, warns (``VAULT_SKIP_VERIFY``)."""
 
+    vault_configured: bool = field(default=False, metadata=_env())
+    """Whether a Vault address was given (flag, ``VAULT_ADDR`` or the context) rather than
+    defaulted: ``mlctl deploy`` then makes models require tokens (issue 15). Computed by
+    :func:`load_settings`, never read from anywhere."""
+
+    model_token: str | None = field(default=None, metadata=_env("MLCTL_MODEL_TOKEN", secret=True))
+    """A bearer token for calling models (``mlctl predict``); otherwise one is obtained
+    from Vault with the cached ``mlctl login``."""
+
     artifact_store: str | None = field(default=None, metadata=_env("MLCTL_ARTIFACT_STORE"))
     """Where bundles are uploaded: ``https://host/models`` (WebDAV PUT) or ``file:///dir``."""
 
@@ -118,6 +133,29 @@ class Settings:
     )
     """Docker image that runs the model server for GPU models (see docker/)."""
 
+    # ---- the task driver and deploy defaults of a context (`mlctl local` sets them) ----
+
+    task_driver: str = field(default="docker", metadata=_env("MLCTL_TASK_DRIVER"))
+    """How model tasks run: ``docker`` (the runtime image) or ``raw_exec`` (the host's
+    Python; the ``local`` context's choice, also for Nomad clients without Docker)."""
+
+    raw_exec_python: str | None = field(default=None, metadata=_env("MLCTL_RAW_EXEC_PYTHON"))
+    """raw_exec: the Python interpreter (with mlctl installed) on the Nomad clients; the
+    interpreter running this mlctl when unset."""
+
+    check_interval: str = field(default="10s", metadata=_env("MLCTL_CHECK_INTERVAL"))
+    """How often Nomad checks a model's readiness (``1s`` in the ``local`` context)."""
+
+    min_healthy_time: str = field(default="10s", metadata=_env("MLCTL_MIN_HEALTHY_TIME"))
+    """How long a new allocation must stay healthy before a rollout moves on."""
+
+    nomad_token_file: Path | None = field(default=None, metadata=_env("MLCTL_NOMAD_TOKEN_FILE"))
+    """A file (mode 0600) holding the Nomad token, read when ``NOMAD_TOKEN`` is unset; the
+    ``local`` context points at the runtime's management token this way."""
+
+    local_dir: Path = field(default_factory=_default_local_dir, metadata=_env("MLCTL_LOCAL_DIR"))
+    """State of ``mlctl local``: its SQLite database, token, allocations and artifacts."""
+
     output: str = field(default="table", metadata=_env("MLCTL_OUTPUT", flag="output"))
     """Output format: ``table`` for people, ``json`` for scripts."""
 
@@ -156,7 +194,13 @@ class Settings:
 SETTING_NAMES = frozenset(f.name for f in fields(Settings))
 SECRET_NAMES = frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
 # The context file may hold only these: addresses, namespaces, certificates, stores.
-CONTEXT_KEYS = SETTING_NAMES - SECRET_NAMES - {"config_file", "context", "debug", "state_dir"}
+CONTEXT_KEYS = SETTING_NAMES - SECRET_NAMES - {
+    "config_file",
+    "context",
+    "debug",
+    "state_dir",
+    "local_dir",
+}
 
 
 #: Nomad's namespace names (``^[a-zA-Z0-9-]{1,128}$``), or ``*`` for every namespace.
@@ -171,6 +215,9 @@ URL_SCHEMES: dict[str, tuple[tuple[str, ...], str]] = {
     "artifact_read_url": (("http", "https", "file"), "https://10.0.0.10/models"),
 }
 
+
+#: Computed by load_settings from where vault_addr came from; no file may set it.
+CONTEXT_KEYS -= {"vault_configured"}
 
 #: The command-line flag of a setting where it is not ``--<name-with-dashes>``.
 FLAG_NAMES = {
@@ -208,6 +255,8 @@ def _check_url(name: str, text: str, source: str) -> str:
 def _check_text(name: str, text: str, source: str) -> str:
     if name == "output" and text not in {"table", "json"}:
         raise ConfigError(f"{source}: {text!r} is not table or json")
+    if name == "task_driver" and text not in {"docker", "raw_exec"}:
+        raise ConfigError(f"{source}: {text!r} is not docker or raw_exec")
     if name == "nomad_namespace" and not NAMESPACE_PATTERN.fullmatch(text):
         raise ConfigError(
             f"{source}: {text!r} is not a Nomad namespace name",
@@ -338,6 +387,7 @@ def load_settings(
             raise ValueError(f"unknown setting flag {key}")
         values[key] = _coerce(key, raw, FLAG_NAMES.get(key, f"--{key.replace('_', '-')}"))
     values["config_file"] = config_file
+    values["vault_configured"] = "vault_addr" in values
     return Settings(**values)
 
 

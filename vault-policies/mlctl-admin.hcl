@@ -42,6 +42,11 @@ path "identity/oidc/role" {
 path "identity/oidc/role/mlctl-*" {
   capabilities = ["create", "read", "update", "delete"]
 }
+# Model callers (issue 15): the key signing model tokens (both modes); the token roles
+# mlctl-call-user-* / mlctl-call-app-* are covered by identity/oidc/role/mlctl-* above.
+path "identity/oidc/key/mlctl-models" {
+  capabilities = ["create", "read", "update"]
+}
 
 # --- policies: only mlctl's own names ---------------------------------------------------
 path "sys/policies/acl" {
@@ -63,6 +68,14 @@ path "auth/approle/role/mlctl-monitor" {
 }
 path "auth/approle/role/mlctl-monitor/*" {
   capabilities = ["create", "read", "update"]
+}
+# Applications that call models (mlctl access app): their AppRoles, role-ids and
+# (response-wrapped) secret-ids; the glob covers .../role-id and .../secret-id.
+path "auth/approle/role" {
+  capabilities = ["list"]
+}
+path "auth/approle/role/mlctl-app-*" {
+  capabilities = ["create", "read", "update", "delete"]
 }
 
 # --- the Nomad secrets engine: configuration and roles, never other users' creds ------

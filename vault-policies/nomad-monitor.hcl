@@ -1,10 +1,10 @@
 # nomad-monitor: Nomad ACL policy of the monitor loop (AppRole mlctl-monitor).
 #
 # It follows the event stream and reads jobs, allocations, services and nodes
-# everywhere ("read" also reads every Variable, e.g. mlctl/schedules/*). It acts only
-# through what its opt-in actions and the schedules need: scale-job (schedules, scale
-# rules) and alloc-lifecycle (restarting a crash-looping allocation). It keeps its own
-# state, alerts and events in Variables under mlctl/monitor/.
+# everywhere. It acts only through what its opt-in actions and the schedules need:
+# scale-job (schedules, scale rules) and alloc-lifecycle (restarting a crash-looping
+# allocation). Variables are granted path by path (a coarse policy gives none): it keeps
+# its own state, alerts and events under mlctl/monitor/ and reads the schedules.
 #
 # Not granted on purpose: submit-job. The "revert" action (rolling a failed deployment
 # back to the last stable version) needs it; add "submit-job" to capabilities below only
@@ -17,7 +17,11 @@ namespace "*" {
     path "mlctl/monitor/*" {
       capabilities = ["read", "list", "write", "destroy"]
     }
-    # Operators' notes on alerts from mlctl tui: who acknowledged, silenced until when.
+    path "mlctl/schedules/*" {
+      capabilities = ["read", "list"]
+    }
+    # Operators' notes on alerts (mlctl tui): acknowledged by whom, silenced until when;
+    # the monitor does not notify a silenced alert until its silence ends.
     path "mlctl/alerts/notes/*" {
       capabilities = ["read", "list"]
     }

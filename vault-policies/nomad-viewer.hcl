@@ -5,8 +5,20 @@
 namespace "*" {
   policy = "read"
 
-  # Viewers see who acknowledged or silenced an alert (mlctl tui), and change nothing.
+  # What the monitor publishes (mlctl alerts, mlctl events); a coarse policy gives no
+  # Variables, so these two are granted by path.
   variables {
+    path "mlctl/monitor/alerts" {
+      capabilities = ["read"]
+    }
+    path "mlctl/monitor/events" {
+      capabilities = ["read"]
+    }
+    # Schedules (mlctl schedule list/show/next).
+    path "mlctl/schedules/*" {
+      capabilities = ["read", "list"]
+    }
+    # Who acknowledged or silenced an alert (mlctl tui); viewers change nothing.
     path "mlctl/alerts/notes/*" {
       capabilities = ["read", "list"]
     }

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlctl.access.callers import MODELS_KEY
 from mlctl.access.changes import Change
 from mlctl.access.policy_files import (
     data_scientist_nomad_policy,
@@ -50,6 +51,7 @@ from mlctl.access.roles import (
     namespace_selector,
     shared_binding_rules,
 )
+from mlctl.bundle.schema import MODEL_AUDIENCE
 from mlctl.errors import ConfigError, MlctlError
 from mlctl.nomad import acl_auth
 from mlctl.nomad.acl import ensure_namespace, ensure_policy
@@ -285,6 +287,24 @@ def _signing_key(vault: Vault) -> Change:
     return Change("vault", "identity key", f"identity/oidc/key/{OIDC_KEY}", action)
 
 
+def ensure_models_key(vault: Vault) -> Change:
+    """The key that signs model-caller tokens (issue 15; both modes), allowed to sign
+    for the model servers' audience only."""
+    path = f"identity/oidc/key/{MODELS_KEY}"
+    current = identity.read_key(vault, MODELS_KEY)
+    if current is not None and MODEL_AUDIENCE in current.allowed_client_ids:
+        return Change("vault", "identity key", path, "unchanged")
+    allowed = sorted({*(current.allowed_client_ids if current else ()), MODEL_AUDIENCE})
+    identity.write_key(
+        vault,
+        MODELS_KEY,
+        allowed_client_ids=allowed,
+        rotation_period=KEY_ROTATION,
+        verification_ttl=KEY_VERIFICATION_TTL,
+    )
+    return Change("vault", "identity key", path, "created" if current is None else "updated")
+
+
 def auth_method_spec(trust: JwtTrust) -> dict[str, object]:
     """Nomad's JWT auth method trusting Vault's identity tokens for Nomad's audience."""
     return {
@@ -352,6 +372,7 @@ def bootstrap(
                 raise ConfigError("the jwt mode needs the address Nomad reaches Vault at")
             changes.append(_signing_key(vault))
             changes += _jwt_nomad_side(nomad, trust)
+        changes.append(ensure_models_key(vault))  # model callers' tokens, in both modes
         for namespace in wanted_namespaces:
             changes += ensure_namespace_grant(nomad, namespace, mode)
         if mode is NomadAuth.JWT:

@@ -29,7 +29,13 @@ from mlctl.access.roles import (
     nomad_role,
     role_from_policies,
 )
-from mlctl.credentials import CachedLogin, forget_login, read_login, write_login
+from mlctl.credentials import (
+    CachedLogin,
+    forget_login,
+    forget_model_token,
+    read_login,
+    write_login,
+)
 from mlctl.errors import AuthError, MlctlError, NotFound, PermissionDenied, Unreachable
 from mlctl.nomad import acl_auth
 from mlctl.nomad.acl import job_names, namespaces, token_self
@@ -181,6 +187,7 @@ def logout(settings: Settings, forget_only: bool = False) -> str | None:
         with contextlib.suppress(PermissionDenied):
             tokens.revoke_self(connect(settings, cached.vault_token))
     forget_login(settings)
+    forget_model_token(settings)  # the model-call token was this login's too
     return cached.username
 
 

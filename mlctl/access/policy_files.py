@@ -48,6 +48,14 @@ def user_vault_policy(username: str, nomad_auth: NomadAuth = NomadAuth.SECRETS_E
     return template.render(username=check_username(username), nomad_auth=nomad_auth.value)
 
 
+def app_vault_policy(name: str) -> str:
+    """An application's policy: read its own model token, manage its own Vault token."""
+    from mlctl.access.callers import check_app_name
+
+    template = _environment().get_template("mlctl-app.hcl.j2")
+    return template.render(name=check_app_name(name))
+
+
 def nomad_role_policies() -> dict[str, str]:
     """Nomad ACL policy name -> rules, for the shared (non-namespace) policies."""
     return {name: _read(file) for name, file in NOMAD_POLICY_FILES.items()}

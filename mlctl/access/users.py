@@ -23,6 +23,7 @@ from mlctl.access.bootstrap import (
     ensure_nomad_role,
     ensure_vault_policy,
 )
+from mlctl.access.callers import MODELS_KEY, CallerKind, caller_role
 from mlctl.access.changes import Change
 from mlctl.access.policy_files import user_vault_policy
 from mlctl.access.roles import (
@@ -112,6 +113,7 @@ def add_user(
         else:
             token_type, nomad_policies = nomad_grant(role, granted)
             changes.append(ensure_nomad_role(vault, nomad_role(name), token_type, nomad_policies))
+        changes += _model_caller(vault, name, role, granted)
         userpass.write_user(
             vault,
             name,
@@ -124,6 +126,16 @@ def add_user(
         raise SetupFailed(exc, changes) from exc
     changes.append(Change("vault", "user", f"auth/userpass/users/{name}", "created"))
     return changes
+
+
+def _model_caller(vault: Vault, name: str, role: Role, granted: Iterable[str]) -> list[Change]:
+    """The user's model-call token role (issue 15), when Vault has the models key."""
+    from mlctl.access.grants import user_caller
+
+    if identity.read_key(vault, MODELS_KEY) is None:
+        return []  # bootstrapped before model access: `mlctl access grant` adds it later
+    # The user's policy, written just before, already lets them read it.
+    return user_caller(vault, name, role, list(granted), policy=False)
 
 
 def show_user(vault: Vault, name: str) -> UserView:
@@ -215,10 +227,11 @@ def _revoke_vault_side(vault: Vault, name: str) -> list[Change]:
     if engine_role is not None:
         nomad_engine.delete_role(vault, nomad_role(name))
         changes.append(Change("vault", "nomad role", f"nomad/role/{nomad_role(name)}", "deleted"))
-    if identity.read_role(vault, nomad_role(name)) is not None:
-        identity.delete_role(vault, nomad_role(name))
-        path = f"identity/oidc/role/{nomad_role(name)}"
-        changes.append(Change("vault", "identity role", path, "deleted"))
+    for token_role in (nomad_role(name), caller_role(CallerKind.USER, name)):
+        if identity.read_role(vault, token_role) is not None:
+            identity.delete_role(vault, token_role)
+            path = f"identity/oidc/role/{token_role}"
+            changes.append(Change("vault", "identity role", path, "deleted"))
     return changes
 
 

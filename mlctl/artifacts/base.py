@@ -51,6 +51,20 @@ class ArtifactStore(Protocol):
         """Download the object and check that its content hashes to ``sha256``."""
         ...
 
+    # Keyed objects: datasets and training results (``train/<run>/<candidate>/…``).
+
+    def object_url(self, key: str) -> str:
+        """The read URL of the object at ``key`` (see :func:`check_key`)."""
+        ...
+
+    def put_object(self, key: str, path: Path) -> None:
+        """Write ``path`` at ``key``, replacing what is there (atomically where possible)."""
+        ...
+
+    def get_object(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is none at ``key``."""
+        ...
+
 
 def object_key(name: str, sha256: str) -> str:
     """``<name>/<sha256>.tar.gz``; refuses anything that is not a model name and a sha256."""
@@ -59,6 +73,21 @@ def object_key(name: str, sha256: str) -> str:
     if not re.fullmatch(SHA256_PATTERN, sha256):
         raise InvalidInput(f"artifact sha256 {sha256!r} is not 64 lowercase hex digits")
     return f"{name}/{sha256}.tar.gz"
+
+
+_KEY_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+MAX_OBJECT_BYTES = 512 * 1024 * 1024
+"""Largest keyed object read back into memory (training results, not datasets)."""
+
+
+def check_key(key: str) -> str:
+    """``a/b/c.json``: 1-8 segments of letters, digits, ``. _ -``, no ``..``, not absolute."""
+    segments = key.split("/")
+    if not 1 <= len(segments) <= 8 or not all(_KEY_SEGMENT.match(s) for s in segments):
+        raise InvalidInput(f"artifact key {key!r} is not a safe relative path")
+    if any(s in {".", ".."} or set(s) == {"."} for s in segments):
+        raise InvalidInput(f"artifact key {key!r} is not a safe relative path")
+    return key
 
 
 def check_source(path: Path, sha256: str) -> int:

@@ -15,13 +15,15 @@ from urllib.parse import quote
 
 from mlctl.artifacts.base import (
     CHUNK_SIZE,
+    MAX_OBJECT_BYTES,
     ArtifactRef,
     Progress,
+    check_key,
     object_key,
     upload_once,
 )
 from mlctl.digest import sha256_file
-from mlctl.errors import NotFound, PermissionDenied
+from mlctl.errors import InvalidInput, NotFound, PermissionDenied
 
 
 class FileStore:
@@ -62,6 +64,24 @@ class FileStore:
     def verify(self, *, name: str, sha256: str) -> bool:
         path = self._path(name, sha256)
         return path.is_file() and sha256_file(path) == sha256
+
+    def object_url(self, key: str) -> str:
+        return f"{self._read_base}/{quote(check_key(key))}"
+
+    def put_object(self, key: str, path: Path) -> None:
+        target = self.root / check_key(key)
+        try:
+            self._copy_atomically(path, target, path.stat().st_size, None)
+        except PermissionError as exc:
+            raise PermissionDenied(f"cannot write to artifact store {self.root}: {exc}") from exc
+
+    def get_object(self, key: str) -> bytes | None:
+        target = self.root / check_key(key)
+        if not target.is_file():
+            return None
+        if target.stat().st_size > MAX_OBJECT_BYTES:
+            raise InvalidInput(f"{target}: larger than {MAX_OBJECT_BYTES} bytes")
+        return target.read_bytes()
 
     @staticmethod
     def _copy_atomically(source: Path, target: Path, size: int, progress: Progress | None) -> None:

@@ -17,9 +17,11 @@ import requests
 
 from mlctl.artifacts.base import (
     CHUNK_SIZE,
+    MAX_OBJECT_BYTES,
     ArtifactRef,
     Progress,
     ProgressReader,
+    check_key,
     object_key,
     upload_once,
 )
@@ -84,6 +86,30 @@ class HttpStore:
         for chunk in response.iter_content(CHUNK_SIZE):
             digest.update(chunk)
         return digest.hexdigest() == sha256
+
+    def object_url(self, key: str) -> str:
+        return f"{self._read_base}/{quote(check_key(key))}"
+
+    def put_object(self, key: str, path: Path) -> None:
+        key = check_key(key)
+        parts = key.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            self._mkcol(f"{self.base_url}/{quote('/'.join(parts[:depth]))}/")
+        url = self._url(key)
+        _raise_for_status(self._put(url, path, path.stat().st_size, None), "PUT", url)
+
+    def get_object(self, key: str) -> bytes | None:
+        url = self._url(check_key(key))
+        response = self._send("GET", url, stream=True)
+        if response.status_code == 404:
+            return None
+        _raise_for_status(response, "GET", url)
+        body = bytearray()
+        for chunk in response.iter_content(CHUNK_SIZE):
+            body += chunk
+            if len(body) > MAX_OBJECT_BYTES:
+                raise ConfigError(f"artifact store: {url}: larger than {MAX_OBJECT_BYTES} bytes")
+        return bytes(body)
 
     def _put(self, url: str, path: Path, size: int, progress: Progress | None) -> requests.Response:
         reader = ProgressReader(path, size, progress)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mlctl.bundle.schema import CONFIG_FILENAMES, BundleConfig
 from mlctl.errors import InvalidInput, NotFound
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BundleInvalid(InvalidInput):
@@ -61,10 +63,15 @@ def schema_errors(raw: Any) -> tuple[BundleConfig | None, list[tuple[str, str]]]
     Fields read like the YAML a user wrote (``signature.inputs[0].shape``) and messages
     quote the offending value, so each problem can be fixed without opening the schema.
     """
+    return validate_model(BundleConfig, raw)
+
+
+def validate_model(model: type[M], raw: Any) -> tuple[M | None, list[tuple[str, str]]]:
+    """Any strict schema (bundles, environment specs): the model, or every error."""
     if not isinstance(raw, dict):
         return None, [("(top level)", "must be a mapping of fields")]
     try:
-        return BundleConfig.model_validate(raw), []
+        return model.model_validate(raw), []
     except ValidationError as exc:
         return None, [_describe(error) for error in exc.errors()]
 

@@ -69,6 +69,14 @@ def package_bundle(
     return PackagedBundle(target, digest, size, config)
 
 
+def write_entries(target: Path, entries: tuple[Entry, ...]) -> tuple[str, int]:
+    """Write scanned ``entries`` as a reproducible archive at ``target``: (sha256, size).
+
+    For trees that are not model bundles (environment apps) but follow the same rules.
+    """
+    return _write_atomically(target, entries, FIXED_MTIME)
+
+
 def _previous_archive(source: Path, dest: Path) -> frozenset[PurePosixPath]:
     """When writing into the bundle itself, last run's archive must not be packaged."""
     if dest != source and source not in dest.parents:

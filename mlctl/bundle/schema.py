@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -140,6 +140,58 @@ class Resources(Strict):
     gpu: GpuRequest | None = Field(default=None, description="GPUs per replica, if any.")
 
 
+class AuthMode(StrEnum):
+    """Who may call a served model: anyone who reaches its port, or bearers of a JWT."""
+
+    NONE = "none"
+    JWT = "jwt"
+
+
+#: The audience (``aud``) of the identity tokens Vault signs for model callers, and the
+#: claims that carry what a caller may use (written by ``mlctl access``, checked by the
+#: model server). ``mlctl_*`` names: Vault reserves ``namespace``, ``sub``, ``aud`` ...
+MODEL_AUDIENCE = "mlctl-models"
+MODELS_CLAIM = "mlctl_models"  # ["<namespace>/<model>", ...]
+NAMESPACES_CLAIM = "mlctl_namespaces"  # ["<namespace>" or "*", ...]: every model there
+METRICS_CLAIM = "mlctl_metrics"  # ["<namespace>" or "*", ...]: may read /metrics
+CALLER_CLAIM = "mlctl_caller"  # "user:alice" or "app:billing", for the access log
+_CLAIM_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+HttpUrlText = Annotated[str | None, AfterValidator(_http_url)]
+
+
+class ServingAuth(Strict):
+    """``serving.auth``: how the model server checks its callers (issue 15).
+
+    ``mode`` unset means "let the deployment decide": ``mlctl deploy`` picks ``jwt``
+    when the context has a Vault address (and fills ``issuer`` and ``jwks_url`` from
+    it), ``none`` otherwise; ``mlctl serve`` runs with ``none`` unless told.
+    """
+
+    mode: AuthMode | None = Field(default=None, description="none | jwt; unset: deploy decides.")
+    issuer: str | None = Field(
+        default=None, min_length=1, description="Expected iss; deploy asks Vault when unset."
+    )
+    audience: str = Field(default=MODEL_AUDIENCE, min_length=1, description="Expected aud.")
+    jwks_url: HttpUrlText = Field(
+        default=None, description="Signing keys; deploy uses Vault's identity/oidc keys."
+    )
+    models_claim: str = Field(default=MODELS_CLAIM, pattern=_CLAIM_NAME)
+    namespaces_claim: str = Field(default=NAMESPACES_CLAIM, pattern=_CLAIM_NAME)
+    metrics: Literal["open", "token"] = Field(
+        default="open", description="token: /metrics needs a token with the metrics claim."
+    )
+    metrics_claim: str = Field(default=METRICS_CLAIM, pattern=_CLAIM_NAME)
+    leeway_s: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp/nbf.")
+
+
 class Serving(Strict):
     port: int = Field(default=8080, ge=1, le=65535, description="Port the server listens on.")
     max_batch_size: int = Field(default=32, ge=1, le=4096)
@@ -151,6 +203,8 @@ class Serving(Strict):
     max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     inference_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     drain_timeout_s: float = Field(default=25.0, ge=1, le=3600)
+    # Who may call the model (issue 15), documented in the README.
+    auth: ServingAuth = Field(default_factory=ServingAuth)
 
 
 DURATION_PATTERN = r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$"

@@ -8,6 +8,7 @@ the deploy machinery are imported inside each command so ``mlctl --help`` stays 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -32,6 +33,12 @@ BUNDLE = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
 def _override_options(func: Any) -> Any:
+    func = click.option(
+        "--public",
+        is_flag=True,
+        help="Let anyone who reaches the model call it, even where Vault could check callers "
+        "(serving.auth; a warning says so).",
+    )(func)
     func = click.option(
         "--canary",
         type=click.IntRange(0, 100),
@@ -75,10 +82,12 @@ def _client(settings: Settings) -> NomadClient:
     return nomad_client(settings)
 
 
-def _overrides(replicas: int | None, gpus: int | None, canary: int | None) -> Overrides:
+def _overrides(
+    replicas: int | None, gpus: int | None, canary: int | None, public: bool = False
+) -> Overrides:
     from mlctl.deploy.pipeline import Overrides
 
-    return Overrides(replicas=replicas, gpus=gpus, canary=canary)
+    return Overrides(replicas=replicas, gpus=gpus, canary=canary, public=public)
 
 
 def _decide_replicas(
@@ -127,6 +136,7 @@ def render_job(
     replicas: int | None,
     gpus: int | None,
     canary: int | None,
+    public: bool,
 ) -> None:
     """Print the HCL of BUNDLE's Nomad job (nothing is uploaded or submitted).
 
@@ -143,7 +153,9 @@ def render_job(
 
     settings = _settings(ctx)
     with packaged(bundle) as archive:
-        rendered = render(settings, archive, _overrides(replicas, gpus, canary))
+        rendered = render(settings, archive, _overrides(replicas, gpus, canary, public))
+    if rendered.auth.notice:
+        note(rendered.auth.notice)
     if rendered.artifact_is_placeholder:
         note("note: no artifact store configured; the artifact URL is a placeholder")
     if settings.output == "json":
@@ -213,6 +225,7 @@ def plan(
     replicas: int | None,
     gpus: int | None,
     canary: int | None,
+    public: bool,
     reset_replicas: bool,
     verbose: bool,
 ) -> None:
@@ -235,9 +248,11 @@ def plan(
     client = _client(settings)
     with pipeline.packaged(bundle) as archive:
         overrides, choice = _decide_replicas(
-            client, archive.config, _overrides(replicas, gpus, canary), reset_replicas
+            client, archive.config, _overrides(replicas, gpus, canary, public), reset_replicas
         )
         rendered = pipeline.render(settings, archive, overrides)
+    if rendered.auth.notice:
+        note(rendered.auth.notice)
     planned = pipeline.plan(client, rendered.hcl)
     as_json = settings.output == "json"
     payload = {**_plan_payload(planned), "replicas": choice.count, "replicas_from": choice.source}
@@ -352,6 +367,7 @@ def deploy(
     replicas: int | None,
     gpus: int | None,
     canary: int | None,
+    public: bool,
     reset_replicas: bool,
     wait: bool,
     timeout: float,
@@ -371,9 +387,14 @@ def deploy(
     (--canary N or update.canary in mlctl.yaml) an update stops once N new
     allocations are healthy, and `mlctl promote MODEL` rolls it out to the rest.
 
+    Who may call it: with a Vault address in the context the model requires a token
+    granting it (mlctl access grant; serving.auth in mlctl.yaml), else anyone may call
+    it and a note says so. --public lets anyone call it anyway, with a warning.
+
     \b
     Exit statuses: 0 deployed (or canaries waiting for mlctl promote), 10 cannot be
-    placed, 11 failed, 12 failed and rolled back by Nomad, 13 timed out.
+    placed, 11 failed, 12 failed and rolled back by Nomad, 13 timed out, 15
+    serving.auth.mode none where Vault could check callers (without --public).
 
     \b
     Examples:
@@ -383,6 +404,7 @@ def deploy(
       mlctl deploy examples/iris --reset-replicas     # back to mlctl.yaml's replicas
       mlctl deploy examples/iris --detach
       mlctl deploy examples/iris -o json --timeout 300
+      mlctl deploy examples/iris --public               # no token needed to call it
     """
     from mlctl.deploy import pipeline
 
@@ -395,7 +417,11 @@ def deploy(
         overrides, choice = _decide_replicas(
             client, config, _overrides(replicas, gpus, canary), reset_replicas
         )
-        rendered = pipeline.render(settings, archive, overrides, require_store=True)
+        rendered = pipeline.render(
+            settings, archive, replace(overrides, public=public), require_store=True
+        )
+        if rendered.auth.notice:
+            note(rendered.auth.notice)
         # Plan before uploading: planning needs the same Nomad rights as registering,
         # so a user who may not deploy here, or a job that cannot be placed, is
         # refused before anything is written to the artifact store.

@@ -39,12 +39,17 @@ COMMANDS: dict[str, LazyCommand] = {
     "login": LazyCommand("mlctl.cli.auth:login", "Log in and cache Vault/Nomad tokens."),
     "logout": LazyCommand("mlctl.cli.auth:logout", "Revoke and forget cached tokens."),
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
+    "access": LazyCommand("mlctl.cli.access:access", "Grant models to users and applications."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
     "tui": LazyCommand("mlctl_tui.cli:tui", "Open the operator's terminal UI."),
-    "schedule": LazyCommand("mlctl.cli.schedule:schedule", "Start and stop models on a timetable."),
+    "env": LazyCommand("mlctl.cli.env:env", "Jupyter workspaces, batch runs and apps."),
+    "train": LazyCommand("mlctl.cli.train:train", "Train candidates as Nomad jobs; keep the best."),
+    "local": LazyCommand("mlctl.cli.local:local", "Run a single-node runtime on this machine."),
+    "predict": LazyCommand("mlctl.cli.predict:predict", "Ask a deployed model for a prediction."),
     "monitor": LazyCommand("mlctl.cli.monitor:monitor", "Run or deploy the monitor loop."),
     "alerts": LazyCommand("mlctl.cli.alerts:alerts", "List the monitor's alerts."),
     "events": LazyCommand("mlctl.cli.alerts:events", "Show or follow the monitor's events."),
+    "schedule": LazyCommand("mlctl.cli.schedule:schedule", "Start and stop models on a timetable."),
 }
 
 EPILOG = """\b

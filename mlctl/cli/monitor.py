@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,9 @@ def run(
     else:
         events.add_listener(lambda record: click.echo(livelog.line(record)))
     monitor_ = session.monitor(settings, config, env=env, event_log=events)
+    from mlctl.schedule.monitoring import attach as attach_schedules
+
+    attach_schedules(monitor_, interval=config.intervals.schedules)
     health = None
     if address is not None:
         from mlctl.monitor.health import HealthServer
@@ -214,6 +218,8 @@ def deploy(
         nomad_addr=task_nomad_addr or settings.nomad_addr,
         vault_addr=task_vault_addr or settings.vault_addr,
         config=_load_config(config_path),
+        task_driver=settings.task_driver,
+        python=settings.raw_exec_python or sys.executable,
     )
     hcl = render_monitor_job(job)
     if render:

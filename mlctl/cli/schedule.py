@@ -7,6 +7,7 @@ inside each command so ``mlctl --help`` stays fast).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -416,30 +417,38 @@ def _since(text: str | None, now: datetime) -> datetime:
 @click.option(
     "--event-log",
     "event_log",
-    type=click.Path(dir_okay=False, path_type=str),
-    help="The monitor's event log [MLCTL_STATE_DIR/monitor/events.jsonl].",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The monitor's event log [MLCTL_STATE_DIR/monitor/events.jsonl when it exists].",
+)
+@click.option(
+    "--monitor-namespace",
+    default="default",
+    show_default=True,
+    metavar="NS",
+    help="Where the monitor publishes its events, when no event log file is here.",
 )
 @click.pass_context
 def report_(
     ctx: click.Context,
     model: str,
     since: str | None,
-    event_log: str | None,
+    event_log: Path | None,
+    monitor_namespace: str,
 ) -> None:
     """Schedule compliance: did MODEL follow its schedule? (from the monitor's probes)
 
     For each period the schedule wanted the model up: how long after opening it became
     healthy, how long after closing it stopped answering, and the fraction of the period
-    it answered its probes. "-" means the monitor had no probe data for it.
+    it answered its probes. The probe history is the monitor's event log: the file when
+    there is one here, else the recent events the running monitor publishes to Nomad.
+    "-" means the monitor had no probe data for it.
 
     \b
     Examples:
       mlctl schedule report iris
-      mlctl schedule report iris --since 30d
+      mlctl schedule report iris --since 30d --event-log /var/lib/mlctl/monitor/events.jsonl
       mlctl -o json schedule report iris --since 2025-03-01T00:00:00Z
     """
-    from pathlib import Path
-
     from mlctl.schedule import store
     from mlctl.schedule.report import report
     from mlctl.schedule.timeline import iso_utc
@@ -451,41 +460,36 @@ def report_(
         raise _no_schedule(model, client.namespace)
     now = datetime.now(UTC)
     start = _since(since, now)
-    path = Path(event_log) if event_log else settings.state_dir / "monitor" / "events.jsonl"
-    events = _probe_events(path, model, entry.namespace)
+    events, source = _probe_events(settings, client, model, entry.namespace, event_log,
+                                   monitor_namespace)  # fmt: skip
     rows = report(entry.doc.schedule(), events, start, now)
     if settings.output == "json":
         emit_json({"model": model, "since": iso_utc(start), "until": iso_utc(now), "windows": rows})
         return
+    note(f"probe history from {source}")
     if not events:
-        note(f"note: no probe history for {model} in {path}; is the monitor running there?")
+        note(f"note: no probe history for {model}; is the monitor running?")
     for row in rows:
         fraction = row["answered_fraction"]
         row["answered"] = f"{fraction:.1%}" if isinstance(fraction, float) else None
     emit(rows, "table", columns=REPORT_COLUMNS, empty=f"{model}: no window since {iso_utc(start)}")
 
 
-def _probe_events(path: Any, model: str, namespace: str) -> list[dict[str, Any]]:
-    """The ``probe`` events of one model from the monitor's JSONL event log (and its
-    rotated files, oldest first); unreadable lines are skipped."""
-    import json
+def _probe_events(
+    settings: Settings,
+    client: NomadClient,
+    model: str,
+    namespace: str,
+    event_log: Path | None,
+    monitor_namespace: str,
+) -> tuple[list[dict[str, Any]], str]:
+    """The ``probe`` events of one model, and where they came from."""
+    from mlctl.monitor import eventlog, published
 
-    files = [*sorted(path.parent.glob(path.name + ".*"), reverse=True), path]
-    events = []
-    for file in files:
-        if not file.is_file():
-            continue
-        with file.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if (
-                    isinstance(record, dict)
-                    and record.get("kind") == "probe"
-                    and record.get("model") == model
-                    and record.get("namespace", namespace) == namespace
-                ):
-                    events.append(record)
-    return events
+    keep = eventlog.Filter(model=model, kinds=("probe",), namespace=namespace)
+    path = published.local_log(event_log, eventlog.default_path(settings.state_dir))
+    if path is not None:
+        return list(eventlog.read(path, keep)), str(path)
+    page = published.events(client, monitor_namespace)
+    where = f"the monitor's published events ({published.age(page.updated)})"
+    return [record for record in page.records if keep(record)], where

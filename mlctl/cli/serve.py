@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from mlctl.deploy import auth as auth_env
 from mlctl.output import emit_json
 
 
@@ -47,6 +48,46 @@ from mlctl.output import emit_json
 )
 @click.option("--no-access-log", is_flag=True, help="Do not write a JSON access line per request.")
 @click.option(
+    "--auth",
+    "auth_mode",
+    type=click.Choice(["none", "jwt"]),
+    envvar=auth_env.ENV_MODE,
+    help="Who may call: anyone (none), or bearers of a granted JWT "
+    "(default: serving.auth.mode, else none).",
+)
+@click.option(
+    "--auth-issuer",
+    metavar="URL",
+    envvar=auth_env.ENV_ISSUER,
+    help="jwt: the iss tokens must carry, e.g. https://vault:8200/v1/identity/oidc.",
+)
+@click.option(
+    "--auth-jwks-url",
+    metavar="URL",
+    envvar=auth_env.ENV_JWKS_URL,
+    help="jwt: the issuer's signing keys, e.g. "
+    "https://vault:8200/v1/identity/oidc/.well-known/keys.",
+)
+@click.option(
+    "--auth-audience",
+    metavar="AUD",
+    envvar=auth_env.ENV_AUDIENCE,
+    help="jwt: the aud tokens must carry (default: serving.auth.audience, mlctl-models).",
+)
+@click.option(
+    "--auth-namespace",
+    metavar="NS",
+    envvar=auth_env.ENV_NAMESPACE,
+    help="jwt: the Nomad namespace this model is granted in (default: default).",
+)
+@click.option(
+    "--auth-jwks-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="MLCTL_AUTH_JWKS_CA",
+    help="jwt: CA bundle (PEM) that verifies the key URL's TLS certificate.",
+)
+@click.option("--auth-jwks-ca-pem", envvar=auth_env.ENV_JWKS_CA_PEM, hidden=True)
+@click.option(
     "--once",
     "once_payload",
     metavar="JSON",
@@ -65,6 +106,13 @@ def serve(
     inference_timeout: float | None,
     drain_timeout: float | None,
     no_access_log: bool,
+    auth_mode: str | None,
+    auth_issuer: str | None,
+    auth_jwks_url: str | None,
+    auth_audience: str | None,
+    auth_namespace: str | None,
+    auth_jwks_ca: Path | None,
+    auth_jwks_ca_pem: str | None,
     once_payload: str | None,
 ) -> None:
     """Serve a model bundle (a directory or its .tar.gz) over HTTP.
@@ -72,8 +120,15 @@ def serve(
     Open Inference Protocol v2 under /v2, the simple JSON API (/predict, /preprocess,
     /postprocess), /healthz, /readyz and Prometheus /metrics. Without BUNDLE, serves the
     shipped iris example. Flags override the bundle's `serving` section. SIGTERM drains
-    in-flight requests and exits 0. Exit statuses: 4 the model failed to load (or --once
-    was refused), 9 the port is in use, 13 --once timed out, 15 an unsafe model file.
+    in-flight requests and exits 0. Exit statuses: 3 --auth jwt without issuer or key
+    URL, 4 the model failed to load (or --once was refused), 9 the port is in use, 13
+    --once timed out, 15 an unsafe model file.
+
+    With --auth jwt (or serving.auth.mode: jwt) the model routes and OIP model routes
+    need `Authorization: Bearer <token>` from the issuer, granting NAMESPACE/MODEL (see
+    mlctl access); health and readiness stay open. In a Nomad job, mlctl deploy sets
+    these through MLCTL_AUTH_* variables. Without it anyone may call; the server says
+    which at start.
 
     \b
     Examples:
@@ -82,7 +137,13 @@ def serve(
       mlctl serve build/iris-1.0.0.tar.gz --host 0.0.0.0 --workers 2
       mlctl serve examples/iris --inference-timeout 5 --max-batch-rows 512
       curl -s localhost:8080/predict -d '{"features": [[6.7, 3.0, 5.2, 2.3]]}'
+      mlctl serve examples/iris --auth jwt --auth-namespace team-a \\
+          --auth-issuer "$VAULT_ADDR/v1/identity/oidc" \\
+          --auth-jwks-url "$VAULT_ADDR/v1/identity/oidc/.well-known/keys"
+      curl -s localhost:8080/predict -H @<(mlctl access token --header) \\
+          -d '{"features": [[6.7, 3.0, 5.2, 2.3]]}'
     """
+    from mlctl.bundle.schema import AuthMode
     from mlctl.serve.options import ServeOptions
     from mlctl.serve.source import opened_bundle
 
@@ -99,6 +160,12 @@ def serve(
             max_response_bytes=max_response_bytes,
             inference_timeout_s=inference_timeout,
             drain_timeout_s=drain_timeout,
+            auth_mode=AuthMode(auth_mode) if auth_mode else None,
+            auth_issuer=auth_issuer,
+            auth_audience=auth_audience,
+            auth_jwks_url=auth_jwks_url,
+            auth_jwks_ca_pem=_ca_pem(auth_jwks_ca) or auth_jwks_ca_pem,
+            auth_namespace=auth_namespace,
             # --once prints only the answer; errors are still logged.
             access_log=not no_access_log and once_payload is None,
         )
@@ -110,3 +177,15 @@ def serve(
         from mlctl.serve.server import serve as run_server
 
         run_server(options)
+
+
+def _ca_pem(path: Path | None) -> str | None:
+    """The CA file's text (workers get the options pickled, not the file)."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        from mlctl.errors import ConfigError
+
+        raise ConfigError(f"--auth-jwks-ca {path}: cannot be read: {exc}") from None

@@ -106,8 +106,9 @@ def bootstrap(
     rotate_nomad_token: bool,
 ) -> None:
     """Set up Vault (or OpenBao) and Nomad for mlctl: userpass and AppRole, every policy
-    (Vault and Nomad), namespaces, the monitor's AppRole, and the way users get Nomad
-    tokens (--nomad-auth).
+    (Vault and Nomad), namespaces, the monitor's AppRole, the way users get Nomad
+    tokens (--nomad-auth), and the key identity/oidc/key/mlctl-models that signs the
+    tokens callers of models present (mlctl access).
 
     jwt: Vault signs identity tokens (key identity/oidc/key/mlctl, one token role per
     user whose claims carry role, namespaces and username); Nomad's JWT auth method

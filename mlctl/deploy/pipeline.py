@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from mlctl.bundle.package import PackagedBundle, package_bundle
 from mlctl.bundle.schema import BundleConfig
+from mlctl.deploy.auth import JobAuth, job_auth
 from mlctl.deploy.replicas import ReplicaChoice, choose_replicas
 from mlctl.errors import MlctlError, NotFound, PlacementFailed
 from mlctl.explain import Explanation, explain_failures
@@ -51,6 +53,8 @@ class Overrides:
     gpus: int | None = None
     node_class: str | None = None
     canary: int | None = None
+    public: bool = False
+    """``--public``: the model answers anyone, even where Vault could check callers."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Rendered:
     artifact_url: str
     artifact_is_placeholder: bool
     hcl: str
+    auth: JobAuth
 
 
 @dataclass(frozen=True)
@@ -134,14 +139,16 @@ def render(
 ) -> Rendered:
     """The job's HCL for this bundle and these settings (nothing is uploaded)."""
     config = bundle.config
+    auth = job_auth(
+        config, settings, public=overrides.public, issuer_of=lambda: vault_issuer(settings)
+    )
     url = artifact_location(settings, bundle, require_store=require_store)
     placeholder = not settings.artifact_store
     gpus = gpu_count(config, overrides.gpus)
-    update = (
-        UpdatePolicy.from_bundle(config.update, canary=overrides.canary)
-        if overrides.canary is not None
-        else None
-    )
+    update = UpdatePolicy.from_bundle(config.update, canary=overrides.canary)
+    if "min_healthy_time" not in config.update.model_fields_set:
+        # The context's default (the local runtime: 1s), unless the bundle chose one.
+        update = dataclasses.replace(update, min_healthy_time=settings.min_healthy_time)
     options = DeployOptions(
         namespace=settings.nomad_namespace,
         datacenters=settings.datacenters,
@@ -152,10 +159,30 @@ def render(
         node_class=overrides.node_class,
         replicas=overrides.replicas,
         gpus=overrides.gpus,
+        auth_env=auth.env,
         deployed_by=deployed_by(settings),
         update=update,
+        task_driver=settings.task_driver,
+        python=settings.raw_exec_python or sys.executable,
+        check_interval=settings.check_interval,
     )
-    return Rendered(config, bundle, url, placeholder, render_model_job(config, options))
+    return Rendered(config, bundle, url, placeholder, render_model_job(config, options), auth)
+
+
+def vault_issuer(settings: Settings) -> str:
+    """The ``iss`` Vault writes into identity tokens (its OpenID discovery document)."""
+    from mlctl.errors import Unreachable
+    from mlctl.vault.client import connect
+    from mlctl.vault.identity import discovery
+
+    try:
+        return str(discovery(connect(settings, None))["issuer"])
+    except Unreachable as exc:
+        raise Unreachable(
+            exc.message,
+            hint="the model needs the token issuer: set serving.auth.issuer in mlctl.yaml, "
+            "or deploy with --public",
+        ) from None
 
 
 def live_replicas(client: NomadClient, job_id: str) -> int | None:

@@ -110,6 +110,7 @@ class Intervals(_Strict):
     probe: Duration = Field(default=15.0, gt=0, description="probe every endpoint")
     actions: Duration = Field(default=10.0, gt=0, description="plan automatic actions")
     publish: Duration = Field(default=5.0, gt=0, description="publish alerts and events")
+    schedules: Duration = Field(default=30.0, gt=0, description="apply start/stop schedules")
     alertmanager_resend: Duration = Field(default=60.0, gt=0)
 
 

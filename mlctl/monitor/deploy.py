@@ -16,13 +16,13 @@ from typing import Any
 
 import yaml
 
+from mlctl.errors import InvalidInput
 from mlctl.monitor.config import MonitorConfig
 from mlctl.render.environment import render_template
 
 TEMPLATE = "monitor.nomad.hcl.j2"
 JOB_ID = "mlctl-monitor"
-#: The one place the monitor job's task driver is chosen.
-DRIVER = "docker"
+TASK_DRIVERS = ("docker", "raw_exec")
 HEALTH_PORT = 9464
 ROLE_ID_ENV = "MLCTL_MONITOR_ROLE_ID"
 SECRET_ID_ENV = "MLCTL_MONITOR_SECRET_ID"  # noqa: S105 - the name of a variable
@@ -52,6 +52,19 @@ class MonitorJob:
     cpu: int = 200
     memory: int = 256
     job_id: str = JOB_ID
+    task_driver: str = "docker"
+    """``docker`` (the runtime image) or ``raw_exec`` (``python -m mlctl`` on the client,
+    e.g. on ``mlctl local``): the context's ``task_driver``, as for models."""
+    python: str | None = None
+    """raw_exec only: the interpreter with mlctl installed."""
+
+    def __post_init__(self) -> None:
+        if self.task_driver not in TASK_DRIVERS:
+            raise InvalidInput(
+                f"task driver {self.task_driver!r} is not one of {', '.join(TASK_DRIVERS)}"
+            )
+        if self.task_driver == "raw_exec" and not self.python:
+            raise InvalidInput("raw_exec needs the Python interpreter that has mlctl")
 
 
 def config_text(config: MonitorConfig) -> str:
@@ -75,18 +88,9 @@ def template_variables(job: MonitorJob) -> dict[str, Any]:
         "datacenters": list(job.datacenters),
         "health_port": HEALTH_PORT,
         "service_name": job.job_id,
-        "driver": DRIVER,
+        "task_driver": job.task_driver,
         "image": job.image,
-        "args": [
-            "monitor",
-            "run",
-            "--config",
-            "/local/monitor.yaml",
-            "--listen",
-            f"0.0.0.0:{HEALTH_PORT}",
-            "--event-log",
-            "/alloc/data/events.jsonl",
-        ],
+        "python": job.python,
         "env": env,
         "config_yaml": config_text(job.config),
         "approle_template": APPROLE_TEMPLATE.replace("JOB", job.job_id),

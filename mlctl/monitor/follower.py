@@ -22,6 +22,7 @@ a worker thread of its own.
 from __future__ import annotations
 
 import contextlib
+import gc
 import queue
 import threading
 import time
@@ -42,6 +43,8 @@ from mlctl.monitor.views import ModelKey
 from mlctl.nomad.client import NomadClient
 
 TOPICS = ("Job", "Allocation", "Deployment", "Evaluation", "Node", "Service")
+#: Events applied between two freezes of the long-lived heap (see ``resync``).
+FREEZE_EVERY = 5000
 Connect = Callable[[str | None], NomadClient]
 Log = Callable[[str], None]
 
@@ -104,6 +107,7 @@ class Follower:
         self._side_lock = threading.Lock()
         self._last_publish = 0.0
         self._response: requests.Response | None = None
+        self._since_freeze = 0
 
     def close(self) -> None:
         """Drop the open stream now (used when stopping: reads block up to the timeout)."""
@@ -230,6 +234,9 @@ class Follower:
 
     def _apply(self, batch: Batch) -> None:
         self.stats.frames += 1
+        self._since_freeze += len(batch.events)
+        if self._since_freeze >= FREEZE_EVERY:
+            self._freeze()  # keeps each garbage collection small (see resync)
         store = self.store
         for event in batch.events:
             self.stats.events += 1
@@ -271,6 +278,15 @@ class Follower:
             self._resync_kind(client, kind)
         self.stats.resyncs += 1
         self._queue(("endpoints", "*"))
+        # The Store's views are long-lived and free of reference cycles (refcounting
+        # frees replaced ones): collect once, then keep them out of the cyclic
+        # collector's full passes, which otherwise cost ~15% of applying events.
+        self._freeze()
+
+    def _freeze(self) -> None:
+        gc.collect()
+        gc.freeze()
+        self._since_freeze = 0
 
     def _resync_kind(self, client: NomadClient, kind: str, index: int = 0) -> int:
         if kind == "jobs":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from mlctl.nomad.transport import Transport
 from mlctl.nomad.types import Allocation, WriteResponse
@@ -18,6 +18,14 @@ class Allocations:
         """The full allocation, including ``TaskStates`` with their events."""
         api = self._t.api
         return cast(Allocation, self._t.call(lambda: api.allocation.get_allocation(alloc_id)))
+
+    def checks(self, alloc_id: str) -> dict[str, dict[str, Any]]:
+        """Latest result of each Nomad-provider service check (Nomad 1.4+), by check ID."""
+        params = {"namespace": self._t.namespace}
+        return cast(
+            dict[str, dict[str, Any]],
+            self._t.json("get", "allocation", alloc_id, "checks", params=params) or {},
+        )
 
     def restart(self, alloc_id: str) -> None:
         """Restart every task of the allocation on its node (no rescheduling)."""

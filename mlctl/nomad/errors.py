@@ -92,9 +92,22 @@ def from_transport_error(error: BaseException, ctx: CallContext) -> MlctlError:
             hint="is NOMAD_ADDR right? is the server overloaded?",
         )
     return Unreachable(
-        f"cannot reach Nomad at {ctx.address} ({where})",
-        hint="is NOMAD_ADDR right? is Nomad running?",
+        f"cannot reach Nomad at {ctx.address} ({where})", hint=_unreachable_hint(ctx.address)
     )
+
+
+NO_CLUSTER_HINT = (
+    "no cluster answers at this NOMAD_ADDR: start one on this machine with mlctl local up, "
+    "or point mlctl at yours with mlctl context set NAME nomad_addr=https://HOST:4646 --use"
+)
+
+
+def _unreachable_hint(address: str) -> str:
+    """On this machine (the default address, or the local runtime's), say how to get one."""
+    host = (urlsplit(address).hostname or "").lower()
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return NO_CLUSTER_HINT
+    return "is NOMAD_ADDR right? is Nomad running?"
 
 
 def translate(error: BaseException, ctx: CallContext) -> MlctlError | None:

@@ -135,3 +135,9 @@ class Jobs:
 
     def deployments(self, job_id: str) -> list[Deployment]:
         return cast(list[Deployment], self._t.json("get", "job", job_id, "deployments") or [])
+
+    def dispatch(self, job_id: str, meta: dict[str, str]) -> dict[str, Any]:
+        """``POST /v1/job/:id/dispatch``: a child of a parameterized job with ``meta``
+        (its ``DispatchedJobID`` and ``EvalID``)."""
+        body = {"JobID": job_id, "Meta": meta}
+        return cast(dict[str, Any], self._t.json("post", "job", job_id, "dispatch", json=body))

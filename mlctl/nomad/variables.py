@@ -1,5 +1,8 @@
 """Nomad Variables: ``/v1/vars`` and ``/v1/var/:path``, with check-and-set.
 
+Small records live here: schedules (``mlctl/schedules/<model>``), workspace tokens,
+training run history, the monitor's state.
+
 Shapes follow hashicorp/nomad ``website/content/api-docs/variables/variables.mdx``:
 a variable is ``{Namespace, Path, Items: {str: str}, CreateIndex, ModifyIndex, …}``.
 A write or delete with ``cas`` succeeds only if the variable's ``ModifyIndex`` still

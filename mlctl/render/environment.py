@@ -38,7 +38,13 @@ def make_environment(search_path: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update({name: _strict(f) for name, f in FILTERS.items()})
+    env.globals["fail"] = _fail
     return env
+
+
+def _fail(message: str) -> str:
+    """``{{ fail("...") }}``: a template refuses a value it cannot render (a TemplateError)."""
+    raise TypeError(message)
 
 
 def _strict(filter_: Callable[[Any], str]) -> Callable[[Any], str]:

@@ -35,6 +35,9 @@ BUNDLE_DIR = "local/bundle"
 """Where Nomad's artifact block unpacks the bundle, relative to the task directory;
 the docker driver mounts the task's ``local/`` at ``/local`` inside the container."""
 READINESS_PATH = "/readyz"
+TASK_DRIVERS = ("docker", "raw_exec")
+"""How the task runs mlctl: the runtime image (docker, the default on clusters) or the
+host's Python interpreter (raw_exec: ``mlctl local`` and Nomad clients without Docker)."""
 NVIDIA_DOCKER_RUNTIME = "nvidia"
 """Docker runtime for GPU tasks. Nomad's docker driver already switches to its
 ``nvidia_runtime`` (default ``nvidia``) when a task gets a GPU; naming it here makes the
@@ -127,11 +130,30 @@ class DeployOptions:
     """Overrides ``resources.gpu.count``; 0 forces a CPU deployment."""
     deployed_by: str | None = None
     """Who deployed (goes into the job's meta, so ``mlctl history`` can show it)."""
+    auth_env: Mapping[str, str] = field(default_factory=dict)
+    """Who may call the model: the ``MLCTL_AUTH_*`` task variables (mlctl.deploy.auth)."""
     extra_meta: Mapping[str, str] = field(default_factory=dict)
     update: UpdatePolicy | None = None
     """Rollout policy: canaries, auto-promote, deadlines; the bundle's ``update:`` if None."""
+    task_driver: str = "docker"
+    """``docker`` or ``raw_exec`` (see :data:`TASK_DRIVERS`)."""
+    python: str | None = None
+    """raw_exec only: the interpreter (with mlctl installed) that runs ``python -m mlctl``."""
+    check_interval: str = "10s"
+    """How often Nomad runs the readiness check (a short one makes a local deploy quick)."""
 
     def __post_init__(self) -> None:
+        if self.task_driver not in TASK_DRIVERS:
+            raise InvalidInput(
+                f"task driver {self.task_driver!r} is not one of {', '.join(TASK_DRIVERS)}"
+            )
+        if self.task_driver == "raw_exec" and not self.python:
+            raise InvalidInput("the raw_exec task driver needs the path of a Python interpreter")
+        if not _DURATION.match(self.check_interval):
+            raise InvalidInput(
+                f"check interval {self.check_interval!r} is not a duration",
+                hint="use e.g. 1s, 10s",
+            )
         if not self.datacenters:
             raise InvalidInput("datacenters: at least one datacenter is needed")
         if not re.fullmatch(SHA256_PATTERN, self.artifact_sha256):
@@ -223,7 +245,7 @@ def template_variables(config: BundleConfig, options: DeployOptions) -> dict[str
             "name": config.name,
             "tags": ["mlctl", f"model={config.name}", f"version={config.version}"],
             "check_path": READINESS_PATH,
-            "check_interval": "10s",
+            "check_interval": options.check_interval,
             "check_timeout": "2s",
         },
         "update": {
@@ -242,9 +264,14 @@ def template_variables(config: BundleConfig, options: DeployOptions) -> dict[str
             "max_delay": "10m",
             "unlimited": True,
         },
+        "task_driver": options.task_driver,
         "image": options.runtime_image,
-        "docker_runtime": NVIDIA_DOCKER_RUNTIME if gpus else None,
-        "bundle_path": f"/{BUNDLE_DIR}",
+        "docker_runtime": (
+            NVIDIA_DOCKER_RUNTIME if gpus and options.task_driver == "docker" else None
+        ),
+        "python": options.python,
+        # docker mounts the task's local/ at /local; raw_exec runs in the task directory.
+        "bundle_path": f"/{BUNDLE_DIR}" if options.task_driver == "docker" else BUNDLE_DIR,
         "artifact": {
             "source": options.artifact_url,
             "destination": BUNDLE_DIR,
@@ -255,6 +282,7 @@ def template_variables(config: BundleConfig, options: DeployOptions) -> dict[str
             "MLCTL_MODEL_VERSION": config.version,
             "MLCTL_BUNDLE_SHA256": options.artifact_sha256,
             "PYTHONUNBUFFERED": "1",
+            **options.auth_env,
         },
         "cpu": config.resources.cpu,
         "memory": config.resources.memory,

@@ -89,9 +89,7 @@ def for_deploy(
         line = f"scheduled; --replicas {flag_replicas} holds until {until}"
         return ScheduledDeploy(config.name, flag_replicas, line, doc, changed, True)
     count = view.override if view.override is not None else desired(schedule, now)
-    return ScheduledDeploy(
-        config.name, count, _deploy_note(count, view), doc, changed, False
-    )
+    return ScheduledDeploy(config.name, count, _deploy_note(count, view), doc, changed, False)
 
 
 def _deploy_note(count: int, view: State) -> str:

@@ -41,7 +41,7 @@ from mlctl.schedule.timeline import iso_utc, next_transitions
 
 log = logging.getLogger(__name__)
 
-EventLog = Callable[..., None]
+EventLog = Callable[..., object]
 Key = tuple[str, str]
 
 
@@ -204,9 +204,12 @@ class Reconciler:
             before = self._last_target.get(item.key, "new")
             after = current[item.key]
             if before != after:
+                wants = "is left alone" if after is None else f"wants {after} replicas"
                 self.event_log(
                     "schedule",
                     event="transition",
+                    message=f"the schedule {wants}"
+                    + ("" if before in ("new", None) else f" (was {before})"),
                     at=iso_utc(now),
                     namespace=item.namespace,
                     model=item.model,
@@ -226,20 +229,25 @@ class Reconciler:
             "replicas": action.target,
             "reason": action.reason,
         }
+        change = f"{action.current} -> {action.target} replicas"
+        retry = "retried at the next pass"
         try:
             _resolve(self._client).jobs.scale(
                 action.job_id, action.group, action.target, action.reason, action.namespace
             )
         except Conflict as error:  # Nomad refuses while a deployment runs: next pass
             result.deferred.append(action)
-            self.event_log("schedule", event="deferred", **fields, error=error.message)
+            message = f"scaling {change} deferred ({error.message}); {retry}"
+            self.event_log("schedule", event="deferred", message=message, **fields)
             return
         except MlctlError as error:
             result.failed.append((action, error.message))
-            self.event_log("schedule", event="failed", **fields, error=error.message)
+            message = f"scaling {change} failed: {error.message}; {retry}"
+            self.event_log("schedule", event="failed", message=message, **fields)
             return
         result.scaled.append(action)
-        self.event_log("schedule", event="scaled", **fields)
+        message = f"scaled {change}: {action.reason}"
+        self.event_log("schedule", event="scaled", message=message, **fields)
 
     def _log_unhealthy(self, found: list[Unhealthy], now: datetime) -> None:
         keys = {(u.namespace, u.model) for u in found}
@@ -248,6 +256,8 @@ class Reconciler:
                 self.event_log(
                     "schedule",
                     event="unhealthy",
+                    message=f"wanted up with {item.wanted} replicas since "
+                    f"{iso_utc(item.since)}, {item.healthy} healthy",
                     at=iso_utc(now),
                     namespace=item.namespace,
                     model=item.model,
@@ -257,7 +267,12 @@ class Reconciler:
                 )
         for namespace, model in self._unhealthy - keys:
             self.event_log(
-                "schedule", event="healthy", at=iso_utc(now), namespace=namespace, model=model
+                "schedule",
+                event="healthy",
+                message="healthy again as its schedule wants",
+                at=iso_utc(now),
+                namespace=namespace,
+                model=model,
             )
         self._unhealthy = keys
 

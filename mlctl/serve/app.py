@@ -28,9 +28,17 @@ from starlette.types import ASGIApp
 import mlctl
 from mlctl.bundle.config import read_config
 from mlctl.bundle.schema import TensorSpec
+from mlctl.serve.auth import (
+    WORKER_KEYS_WAIT_SECONDS,
+    Access,
+    Caller,
+    Forbidden,
+    make_verifier,
+)
 from mlctl.serve.batching import BatcherClosed, InferenceTimeout
 from mlctl.serve.fastpath import FastPath, hot_routes
 from mlctl.serve.http import (
+    LOG_SCOPE_KEY,
     AccessLogMiddleware,
     EventLog,
     HttpError,
@@ -42,7 +50,7 @@ from mlctl.serve.http import (
 )
 from mlctl.serve.loader import LoadedBundle
 from mlctl.serve.metrics import CONTENT_TYPE, ServerMetrics
-from mlctl.serve.openapi import openapi_document
+from mlctl.serve.openapi import openapi_document, with_bearer_auth
 from mlctl.serve.options import ServeOptions
 from mlctl.serve.pipeline import Job, Kind
 from mlctl.serve.runtime import BadRequest, UserCodeError
@@ -66,6 +74,9 @@ def make_app(
     config = read_config(options.bundle_dir)
     serving = options.resolve(config.serving)
     event_log = log or EventLog(access=options.access_log)
+    verifier = make_verifier(
+        options.resolve_auth(config.serving.auth), config.name, on_error=event_log.warning
+    )
     state = ServerState(
         config=config,
         options=options,
@@ -73,12 +84,17 @@ def make_app(
         metrics=ServerMetrics(config.name),
         log=event_log,
         on_load_failure=on_load_failure,
+        verifier=verifier,
     )
     notifier = _prediction_notifier(state)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if verifier is not None:
+            verifier.keys.start()
         if preloaded is not None:
+            if verifier is not None:  # a worker: no token can be checked without the keys
+                await verifier.keys.wait_loaded(WORKER_KEYS_WAIT_SECONDS)
             start_serving(state, preloaded)
         else:
             start_loading(state, asyncio.get_running_loop())
@@ -87,6 +103,8 @@ def make_app(
         try:
             yield
         finally:
+            if verifier is not None:
+                await verifier.keys.close()
             if state.batcher is not None:
                 await state.batcher.close(CLOSE_WAIT_SECONDS)
             if notifier is not None:
@@ -171,7 +189,7 @@ def _guard(state: ServerState, endpoint: Endpoint) -> Endpoint:
         try:
             return await endpoint(request)
         except HttpError as exc:
-            return error_response(exc.message, exc.status)
+            return error_response(exc.message, exc.status, headers=exc.headers)
         except BadRequest as exc:
             return error_response(str(exc), 400)
         except ClientDisconnect:
@@ -206,9 +224,45 @@ def _logged_failure(
     )
 
 
+def _log_caller(request: Request, caller: Caller) -> None:
+    """The access-log line of this request names the caller (never the token)."""
+    record = request.scope.get(LOG_SCOPE_KEY)
+    if isinstance(record, dict):
+        record["sub"] = caller.subject
+        if caller.name is not None:
+            record["caller"] = caller.name
+
+
 def _routes(state: ServerState) -> list[Route]:
     config = state.config
     max_body_bytes = state.serving.max_body_bytes
+    verifier = state.verifier
+
+    def admitted(request: Request, access: Access) -> bool:
+        """True for a caller whose token was verified before (the steady state: a lookup,
+        no coroutine); False when it must be verified by :func:`authorize`."""
+        if verifier is None:
+            return True
+        try:
+            caller = verifier.cached(request.headers.get("authorization"), access)
+        except Forbidden as refused:
+            _log_caller(request, refused.caller)
+            raise
+        if caller is None:
+            return False
+        _log_caller(request, caller)
+        return True
+
+    async def authorize(request: Request, access: Access) -> None:
+        """Refuse callers without a granted token; log who the others are (never the token)."""
+        if verifier is None or admitted(request, access):
+            return
+        try:
+            caller = await verifier.check(request.headers.get("authorization"), access)
+        except Forbidden as refused:
+            _log_caller(request, refused.caller)
+            raise
+        _log_caller(request, caller)
 
     def check_model(request: Request) -> None:
         name = request.path_params["name"]
@@ -255,6 +309,7 @@ def _routes(state: ServerState) -> list[Route]:
         return [{"name": s.name, "datatype": s.datatype.value, "shape": s.shape} for s in specs]
 
     async def model_metadata(request: Request) -> Response:
+        await authorize(request, Access.MODEL)
         check_model(request)
         return json_response(
             {
@@ -269,6 +324,8 @@ def _routes(state: ServerState) -> list[Route]:
         )
 
     document = openapi_document(config)
+    if verifier is not None:
+        document = with_bearer_auth(document)
 
     async def openapi(_request: Request) -> Response:
         return json_response(document)
@@ -276,6 +333,8 @@ def _routes(state: ServerState) -> list[Route]:
     # --- the model routes: one shape, the work is the pipeline's ------------------------
     def model_route(kind: Kind, *, named: bool = False) -> Endpoint:
         async def handle(request: Request) -> Response:
+            if not admitted(request, Access.MODEL):
+                await authorize(request, Access.MODEL)
             if named:
                 check_model(request)
             batcher = state.ready_batcher()
@@ -289,7 +348,11 @@ def _routes(state: ServerState) -> list[Route]:
 
         return handle
 
-    async def metrics(_request: Request) -> Response:
+    metrics_token = verifier is not None and verifier.settings.metrics_token
+
+    async def metrics(request: Request) -> Response:
+        if metrics_token:
+            await authorize(request, Access.METRICS)
         return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
     def route(path: str, endpoint: Endpoint, method: str = "GET") -> Route:

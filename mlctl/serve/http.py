@@ -30,6 +30,8 @@ class HttpError(Exception):
     """An error answered with ``status`` and ``{"error": message}``."""
 
     status = 400
+    #: Extra response headers (``WWW-Authenticate`` on 401/403).
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -48,11 +50,13 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body, status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
-def error_response(message: str, status: int, error_id: str | None = None) -> Response:
+def error_response(
+    message: str, status: int, error_id: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict[str, str] = {"error": message}
     if error_id is not None:
         body["error_id"] = error_id
-    return json_response(body, status)
+    return json_response(body, status, headers)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -129,6 +133,12 @@ class EventLog:
         if exc is not None:
             record["traceback"] = "".join(traceback.format_exception(exc))
         self.write(record, urgent=True)
+
+    def warning(self, message: str) -> None:
+        """Something the operator should see that failed no request (a key fetch)."""
+        self.write(
+            {"time": round(time.time(), 3), "level": "warning", "message": message}, urgent=True
+        )
 
     def info(self, message: str, **fields: Any) -> None:
         self.write(

@@ -29,6 +29,8 @@ def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     meanings = {
         400: "the request is malformed or does not fit the model's signature",
+        401: "no bearer token, or one that is not valid (WWW-Authenticate: Bearer)",
+        403: "the token is valid but does not grant this model",
         404: "no such model or version on this server",
         413: "the request body is larger than the server accepts",
         503: "the model is not ready (loading, failed to load, stuck or stopping)",
@@ -226,3 +228,24 @@ def openapi_document(config: BundleConfig) -> dict[str, Any]:
         },
         "components": {"schemas": _schemas()},
     }
+
+
+_OPEN_MODEL_PATHS = ("/ready",)
+_SIMPLE_MODEL_PATHS = {"/predict", "/preprocess", "/postprocess"}
+
+
+def with_bearer_auth(document: dict[str, Any]) -> dict[str, Any]:
+    """The document of a ``serving.auth.mode: jwt`` server: every model route but
+    readiness needs ``Authorization: Bearer <jwt>`` and may answer 401 or 403."""
+    for path, item in document["paths"].items():
+        model_route = path.startswith("/v2/models/") and not path.endswith(_OPEN_MODEL_PATHS)
+        if not (model_route or path in _SIMPLE_MODEL_PATHS):
+            continue
+        for method in ("get", "post"):
+            if method in item:
+                item[method]["security"] = [{"bearer": []}]
+                item[method]["responses"].update(_errors(401, 403))
+    document["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    return document

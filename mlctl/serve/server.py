@@ -58,23 +58,29 @@ def serve(options: ServeOptions) -> None:
     """Serve until stopped (SIGTERM/SIGINT); raise when the model fails to load."""
     config = read_config(options.bundle_dir)
     serving = options.resolve(config.serving)
+    # Checked before binding (jwt without an issuer is one clear line), said once at start.
+    auth_line = options.resolve_auth(config.serving.auth).describe(config.name)
+    announce = functools.partial(_announce, auth_line=auth_line)
     if serving.workers > 1:
         from mlctl.serve.workers import serve_workers
 
-        serve_workers(options, serving, announce=_announce)
+        serve_workers(options, serving, announce=announce)
         return
     local = LocalServer.build(options, port=serving.port)
-    _announce(config.name, config.version, options.host, local.port, serving.workers)
+    announce(config.name, config.version, options.host, local.port, serving.workers)
     with sigterm_exits_cleanly():
         local.server.run(sockets=[local.sock])
     local.raise_if_load_failed()
 
 
-def _announce(name: str, version: str, host: str, port: int, workers: int) -> None:
+def _announce(
+    name: str, version: str, host: str, port: int, workers: int, *, auth_line: str
+) -> None:
     note(
         f"serving {name} {version} on http://{host}:{port} "
         f"with {workers} worker(s); SIGTERM or Ctrl-C stops it"
     )
+    note(auth_line)
 
 
 def bind_socket(

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlctl.bundle.schema import BundleConfig
 from mlctl.errors import MlctlError
+from mlctl.serve.auth import Verifier
 from mlctl.serve.batching import Batcher
 from mlctl.serve.http import EventLog, HttpError, new_error_id
 from mlctl.serve.loader import LoadedBundle, ModelLoadError, load_bundle
@@ -68,6 +69,8 @@ class ServerState:
     #: Called (on the event loop, after the response is handed over) for every answered
     #: model request; the place for rules evaluated off the request path.
     observers: list[Callable[[Exchange], None]] = field(default_factory=list)
+    #: Checks callers' bearer tokens (``serving.auth.mode: jwt``); None: anyone may call.
+    verifier: Verifier | None = None
 
     @property
     def name(self) -> str:
@@ -79,6 +82,8 @@ class ServerState:
             return f"failed to load; error id {self.load_error_id} is in the server log"
         if self.batcher is None:
             return "loading"
+        if self.verifier is not None and not self.verifier.ready:
+            return f"waiting for the token keys from {self.verifier.keys.url}"
         if self.draining:
             return "stopping"
         stuck = self.batcher.stuck_for()

@@ -1,4 +1,5 @@
-"""auth/approle: the monitor loop's machine identity (role, role-id, secret-id, login)."""
+"""auth/approle: machine identities (role, role-id, secret-id, login): the monitor loop's,
+and the applications that call models (``mlctl access app``)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,47 @@ def new_secret_id(vault: Vault, name: str) -> str:
     secret = str(answer["data"]["secret_id"])
     redact.register(secret)
     return secret
+
+
+@dataclass(frozen=True)
+class WrappedSecret:
+    """A secret-id inside a single-use wrapping token (``sys/wrapping/unwrap`` opens it)."""
+
+    token: str
+    accessor: str
+    ttl: int
+
+
+def wrapped_secret_id(vault: Vault, name: str, wrap_ttl: str) -> WrappedSecret:
+    """A new secret-id that mlctl never sees: Vault answers with a wrapping token only."""
+    with vault_errors(f"create a wrapped secret-id for AppRole {name}", vault.address):
+        answer = vault.client.auth.approle.generate_secret_id(
+            name, mount_point=MOUNT, wrap_ttl=wrap_ttl
+        )
+    info = answer.get("wrap_info") if isinstance(answer, dict) else None
+    if not info or not info.get("token"):
+        from mlctl.errors import Unreachable
+
+        raise Unreachable(
+            f"Vault at {vault.address} did not wrap the secret-id of AppRole {name}",
+            hint="response wrapping is a Vault/OpenBao feature; check the server",
+        )
+    return WrappedSecret(str(info["token"]), str(info.get("accessor") or ""), int(info["ttl"]))
+
+
+def delete_role(vault: Vault, name: str) -> None:
+    """Delete the role: its secret-ids stop working at once."""
+    with vault_errors(f"delete AppRole {name}", vault.address):
+        vault.client.auth.approle.delete_role(name, mount_point=MOUNT)
+
+
+def list_roles(vault: Vault) -> list[str]:
+    try:
+        with vault_errors("list AppRoles", vault.address):
+            answer = vault.client.auth.approle.list_roles(mount_point=MOUNT)
+    except NotFound:  # no role yet: Vault answers 404 to an empty LIST
+        return []
+    return sorted(str(k) for k in answer["data"]["keys"])
 
 
 def login(vault: Vault, role: str, secret: str) -> dict[str, Any]:

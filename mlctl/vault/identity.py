@@ -122,6 +122,16 @@ def write_role(
         vault.client.write_data(f"{BASE}/role/{name}", data=body)
 
 
+def list_roles(vault: Vault) -> list[str]:
+    """Names of every identity token role (an empty LIST is a 404 in Vault)."""
+    try:
+        with vault_errors("list identity token roles", vault.address):
+            answer = vault.client.adapter.list(f"/v1/{BASE}/role")
+    except NotFound:
+        return []
+    return sorted(str(k) for k in answer["data"]["keys"])
+
+
 def delete_role(vault: Vault, name: str) -> None:
     with vault_errors(f"delete identity token role {name}", vault.address):
         vault.client.delete(f"{BASE}/role/{name}")

@@ -53,9 +53,13 @@ job "mlctl-monitor" {
       config {
         image      = "registry.example/mlctl:0.1.0-cpu"
         entrypoint = ["mlctl"]
-        args       = ["monitor", "run", "--config", "/local/monitor.yaml", "--listen", "0.0.0.0:9464", "--event-log", "/alloc/data/events.jsonl"]
+        args       = ["monitor", "run", "--config", "${NOMAD_TASK_DIR}/monitor.yaml", "--listen", "0.0.0.0:9464", "--event-log", "${NOMAD_ALLOC_DIR}/data/events.jsonl"]
         ports      = ["http"]
       }
+
+      # SIGTERM stops the monitor cleanly: it saves its state and publishes once more.
+      kill_signal  = "SIGTERM"
+      kill_timeout = "30s"
 
       env = {
         "NOMAD_ADDR" = "https://nomad.service:4646"

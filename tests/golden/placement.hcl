@@ -67,16 +67,20 @@ job "mlctl-iris" {
 
     task "server" {
       driver = "docker"
-      # SIGTERM starts the server's drain (serving.drain_timeout_s); Nomad's default 5 s
-      # would cut it short. Clients cap this at their max_kill_timeout (default 30 s).
-      kill_timeout = "30s"
 
       config {
-        image = "mlctl/runtime:0.1.0-cuda"
-        ports = ["http"]
-        args  = ["/local/bundle", "--host", "0.0.0.0", "--port", "${NOMAD_PORT_http}"]
-        runtime = "nvidia"
+        image      = "mlctl/runtime:0.1.0-cuda"
+        entrypoint = ["mlctl"]
+        args       = ["serve", "/local/bundle", "--host", "0.0.0.0", "--port", "${NOMAD_PORT_http}"]
+        ports      = ["http"]
+        runtime    = "nvidia"
       }
+
+      # SIGTERM starts the server's drain (serving.drain_timeout_s); Nomad's default 5 s
+      # would cut it short. Clients cap this at their max_kill_timeout (default 30 s).
+      # raw_exec's default kill signal is SIGINT: name SIGTERM for both drivers.
+      kill_signal  = "SIGTERM"
+      kill_timeout = "30s"
 
       artifact {
         source      = "https://store.example.com/models/iris/3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f.tar.gz"

@@ -135,3 +135,19 @@ def test_wrong_hash_is_refused_before_any_request(nginx: Nginx, bundle: tuple[Pa
     with pytest.raises(InvalidInput, match="sha256 is"):
         store_for(nginx).upload(path, name="iris", sha256="0" * 64)
     assert nginx.requests("HEAD") == [] and nginx.requests("PUT") == []
+
+
+def test_keyed_objects_round_trip_through_nested_collections(
+    nginx_without_full_put_path: Nginx, tmp_path: Path
+) -> None:
+    """Training results live at train/<run>/<candidate>/…: parents are created first."""
+    store = store_for(nginx_without_full_put_path)
+    source = tmp_path / "result.json"
+    source.write_text('{"status": "ok"}')
+    key = "train/20261130-101500-ab12/lgbm/result.json"
+    assert store.get_object(key) is None
+    store.put_object(key, source)
+    assert store.get_object(key) == b'{"status": "ok"}'
+    assert store.object_url(key) == f"{nginx_without_full_put_path.url}/{key}"
+    with pytest.raises(InvalidInput, match="not a safe relative path"):
+        store.put_object("../escape.json", source)

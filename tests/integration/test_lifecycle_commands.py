@@ -49,7 +49,8 @@ def test_invalid_model_name_is_refused_before_any_call(deployed):
 
 def test_scale_up_and_down(deployed):
     assert mlctl("scale", "iris", "3").status == 0
-    wait_until(lambda: model("iris")["running"] == 3, "three running replicas")
+    # Scaling is refused while the count change's deployment runs: wait for it to finish.
+    wait_until(lambda: model("iris")["healthy"] == 3, "three healthy replicas")
     assert mlctl("scale", "iris", "1").status == 0
     wait_until(lambda: model("iris")["running"] == 1, "back to one replica")
 

@@ -262,7 +262,10 @@ def test_report_from_the_monitors_probe_history(cluster, tmp_path):
     assert row["answered_fraction"] == round((7200 - 30) / 7200, 4)
     table = mlctl("schedule", "report", "iris", "--event-log", str(log))
     assert "99.6%" in table.stdout
-    empty = mlctl("schedule", "report", "iris", "--event-log", str(tmp_path / "none.jsonl"))
+    missing = mlctl("schedule", "report", "iris", "--event-log", str(tmp_path / "none.jsonl"))
+    assert missing.status == ExitStatus.NOT_FOUND and "no such event log" in missing.stderr
+    (tmp_path / "empty.jsonl").write_text("")
+    empty = mlctl("schedule", "report", "iris", "--event-log", str(tmp_path / "empty.jsonl"))
     assert empty.status == 0 and "no probe history" in empty.stderr
     bad = mlctl("schedule", "report", "iris", "--since", "yesterday")
     assert bad.status == ExitStatus.INVALID and "--since" in bad.stderr

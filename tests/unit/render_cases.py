@@ -80,4 +80,14 @@ GOLDEN_CASES: dict[str, tuple[BundleConfig, DeployOptions]] = {
             deployed_by="bob",
         ),
     ),
+    "raw_exec": (
+        bundle(resources={"gpu": {"count": 1, "memory": 8192}}),
+        options(
+            artifact_url=f"file:///home/alice/.local/share/mlctl/local/artifacts/iris/{SHA}.tar.gz",
+            task_driver="raw_exec",
+            python="/home/alice/venv/bin/python",
+            check_interval="1s",
+            update=UpdatePolicy(min_healthy_time="1s"),
+        ),
+    ),
 }

@@ -101,3 +101,32 @@ def test_the_cache_holds_no_password(tmp_path):
     path = write_login(s, login())
     assert set(json.loads(path.read_text())) >= {"vault_token", "nomad_token"}
     assert "password" not in path.read_text()
+
+
+def test_the_contexts_token_file_comes_before_the_login_cache(tmp_path):
+    token_file = tmp_path / "management.token"
+    token_file.write_text("local-management-token\n")
+    token_file.chmod(0o600)
+    s = settings(tmp_path, MLCTL_NOMAD_TOKEN_FILE=str(token_file))
+    write_login(s, login())  # a login to some other cluster must not be sent to this one
+    assert resolve_nomad_token(s) == "local-management-token"
+    env_wins = settings(tmp_path, MLCTL_NOMAD_TOKEN_FILE=str(token_file), NOMAD_TOKEN="env-tok")
+    assert resolve_nomad_token(env_wins) == "env-tok"
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "fragment"),
+    [
+        (None, 0o600, "does not exist"),
+        ("tok", 0o644, "readable by others"),
+        ("  \n", 0o600, "is empty"),
+    ],
+)
+def test_a_bad_token_file_is_one_clear_configuration_error(tmp_path, content, mode, fragment):
+    token_file = tmp_path / "management.token"
+    if content is not None:
+        token_file.write_text(content)
+        token_file.chmod(mode)
+    s = settings(tmp_path, MLCTL_NOMAD_TOKEN_FILE=str(token_file))
+    with pytest.raises(ConfigError, match=fragment):
+        resolve_nomad_token(s)

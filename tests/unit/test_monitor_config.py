@@ -94,3 +94,24 @@ def test_secrets_are_never_arguments() -> None:
         with_flags(monitor_config.MonitorConfig(), slack="https://hooks.slack.com/services/T/B/x")
     with pytest.raises(ConfigError, match="MLCTL_SMTP_HOST"):
         with_flags(monitor_config.MonitorConfig(), email_to=["ops@example.com"], env={})
+
+
+def _readme_block(marker: str) -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("<!-- BEGIN section:monitor -->")[1]
+    section = section.split("<!-- END section:monitor -->")[0]
+    for block in section.split("```yaml\n")[1:]:
+        body = block.split("```")[0]
+        if body.startswith(marker):
+            return body
+    raise AssertionError(f"no yaml block starting with {marker!r} in the monitor section")
+
+
+def test_the_readme_config_example_is_valid() -> None:
+    config = monitor_config.parse(yaml.safe_load(_readme_block("# monitor.yaml")), "README")
+    assert {r.name for r in config.receivers} == {"default", "pager", "fraud-team"}
+
+
+@pytest.mark.parametrize("marker", ["# mlctl.yaml", "alerts:\n  predictions"])
+def test_the_readme_alerts_examples_are_valid(marker: str) -> None:
+    AlertsSection.model_validate(yaml.safe_load(_readme_block(marker))["alerts"])

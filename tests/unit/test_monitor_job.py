@@ -57,3 +57,21 @@ def test_values_cannot_break_out_or_be_interpolated() -> None:
     parsed = parse_job(rendered)  # Nomad's parser (the engine's): one valid job
     config = parsed["TaskGroups"][0]["Tasks"][0]["Templates"][0]["EmbeddedTmpl"]
     assert yaml.safe_load(config)["labels"]["team"] == tricky  # arrives literally
+
+
+def test_raw_exec_runs_the_hosts_python_on_the_dynamic_port() -> None:
+    raw = MonitorJob(
+        namespace="default",
+        datacenters=("dc1",),
+        image="unused",
+        nomad_addr="http://127.0.0.1:4646",
+        vault_addr="http://127.0.0.1:8200",
+        task_driver="raw_exec",
+        python="/opt/mlctl/bin/python",
+    )
+    task = parse_job(render_monitor_job(raw))["TaskGroups"][0]["Tasks"][0]
+    assert task["Driver"] == "raw_exec"
+    assert task["Config"]["command"] == "/opt/mlctl/bin/python"
+    assert task["Config"]["args"][:4] == ["-m", "mlctl", "monitor", "run"]
+    assert "${NOMAD_IP_http}:${NOMAD_PORT_http}" in task["Config"]["args"]
+    assert task["KillSignal"] == "SIGTERM"

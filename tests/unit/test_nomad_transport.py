@@ -177,6 +177,9 @@ def test_unreachable_names_address_and_hints_nomad_addr():
         "cannot reach Nomad at http://127.0.0.1:9 (GET /v1/job/mlctl-iris)" in caught.value.message
     )
     assert "NOMAD_ADDR" in (caught.value.hint or "")
+    # nothing on this machine: say how to get a cluster, in the same line
+    assert "mlctl local up" in caught.value.hint
+    assert "mlctl context set" in caught.value.hint
 
 
 def test_non_json_answer_is_reported_not_crashed(server):

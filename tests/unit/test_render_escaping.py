@@ -111,8 +111,8 @@ def test_every_user_value_round_trips_and_nothing_is_interpolated(values: dict[s
     assert service["tags"] == ["mlctl", values["tag"]]
     config = task["config"][0]
     assert config["image"] == values["image"]
-    assert config["args"][0] == values["bundle_path"]
-    assert config["args"][4] == "${NOMAD_PORT_http}"
+    assert config["args"][:2] == ["serve", values["bundle_path"]]
+    assert config["args"][5] == "${NOMAD_PORT_http}"
     assert task["artifact"][0]["source"] == values["artifact_source"]
     assert task["env"]["USER_VALUE"] == values["env_value"]
     assert task["env"]["MLCTL_MODEL_NAME"] == "resnet"

@@ -191,6 +191,9 @@ def test_missing_variable_in_the_real_template_is_named() -> None:
         ({"extra_meta": {"mlctl.model": "x"}}, "reserved for mlctl"),
         ({"extra_meta": {"bad key": "x"}}, "meta key 'bad key'"),
         ({"artifact_url": ""}, "artifact URL is empty"),
+        ({"task_driver": "podman"}, "task driver 'podman' is not one of docker, raw_exec"),
+        ({"task_driver": "raw_exec"}, "needs the path of a Python interpreter"),
+        ({"check_interval": "often"}, "check interval 'often' is not a duration"),
     ],
 )
 def test_bad_deploy_options_are_refused(overrides: dict[str, Any], fragment: str) -> None:
@@ -217,3 +220,41 @@ def test_deploy_options_are_frozen() -> None:
     opts: DeployOptions = options()
     with pytest.raises(AttributeError):
         opts.namespace = "other"  # type: ignore[misc]
+
+
+def test_raw_exec_job_runs_the_hosts_python_on_the_dynamic_port() -> None:
+    config, opts = GOLDEN_CASES["raw_exec"]
+    _, job = job_of(parse(render_model_job(config, opts)))
+    group, task = group_of(job), task_of(job)
+    assert task["driver"] == "raw_exec"
+    cfg = task["config"][0]
+    assert cfg["command"] == "/home/alice/venv/bin/python"
+    assert cfg["args"] == [
+        "-m", "mlctl", "serve", "local/bundle",
+        "--host", "${NOMAD_IP_http}", "--port", "${NOMAD_PORT_http}",
+    ]  # fmt: skip
+    assert "image" not in cfg and "ports" not in cfg and "runtime" not in cfg
+    # no port mapping: the process binds the host port Nomad chose
+    assert group["network"][0]["port"][0]["http"] == {}
+    assert group["service"][0]["check"][0]["interval"] == "1s"
+    assert group["update"][0]["min_healthy_time"] == "1s"
+    # GPUs are still requested as devices; Nomad hands their IDs to the task's environment
+    assert task["resources"][0]["device"][0]["nvidia/gpu"]["count"] == 1
+
+
+def test_docker_job_names_the_mlctl_entrypoint_so_other_jobs_can_share_the_image() -> None:
+    config, opts = GOLDEN_CASES["cpu"]
+    cfg = task_of(job_of(parse(render_model_job(config, opts)))[1])["config"][0]
+    assert cfg["entrypoint"] == ["mlctl"]
+    assert cfg["args"][0] == "serve"
+
+
+def test_the_task_macro_refuses_an_unknown_driver(tmp_path: Path) -> None:
+    (tmp_path / "_macros.hcl.j2").write_text(
+        (data_dir("jobspecs") / "_macros.hcl.j2").read_text(encoding="utf-8")
+    )
+    (tmp_path / "t.j2").write_text(
+        '{% import "_macros.hcl.j2" as m %}{{ m.mlctl_task("lxc", "i", none, none, "", []) }}'
+    )
+    with pytest.raises(TemplateError, match="task driver must be docker or raw_exec, not lxc"):
+        render_template("t.j2", {}, search_path=tmp_path)

@@ -134,11 +134,9 @@ def _namespace_rule(name: str, body: JSON) -> NamespaceRule:
         if cap not in NAMESPACE_CAPS:
             raise ParseError(f'Failed to parse ACL Policy: invalid namespace capability "{cap}"')
         caps.add(cap)
+    # A coarse namespace policy grants no variable access: Nomad's policy parser expands
+    # `policy` into job capabilities only, and variables need an explicit `variables` block.
     variables: dict[str, set[str]] = {}
-    if level in ("read", "write"):
-        variables["*"] = (
-            {"read", "list"} if level == "read" else {"read", "list", "write", "destroy"}
-        )
     for block in body.get("variables") or []:
         for path_block in block.get("path") or []:
             for raw_path, inner in path_block.items():
@@ -153,6 +151,8 @@ def _namespace_rule(name: str, body: JSON) -> NamespaceRule:
                     raise ParseError(
                         f"Failed to parse ACL Policy: bad variable capability {sorted(bad)[0]!r}"
                     )
+                if "read" in var_caps:
+                    var_caps.add("list")  # Nomad's expandVariablesCapabilities
                 variables[path] = var_caps
     extra = [
         k
@@ -179,12 +179,36 @@ def _closest(rules: dict[str, Any], name: str) -> Any | None:
     return rules[max(matches)[1]]
 
 
+@dataclass(frozen=True)
+class WorkloadClaim:
+    """Who a task is (its workload identity): namespace, job, group and task.
+
+    ``job`` is the parent job's ID for dispatched and periodic children, as Nomad's
+    ``GetIDforWorkloadIdentity`` gives it, so every dispatch reads its parent's variables.
+    """
+
+    namespace: str
+    job: str
+    group: str
+    task: str
+
+    def variable_paths(self) -> set[str]:
+        """The paths the implicit workload policy may read (and list)."""
+        base = f"nomad/jobs/{self.job}"
+        return {"nomad/jobs", base, f"{base}/{self.group}", f"{base}/{self.group}/{self.task}"}
+
+
+WORKLOAD_VARIABLE_CAPS = frozenset({"read", "list"})
+
+
 @dataclass
 class Grant:
     """The union of a token's policies, answering capability questions."""
 
     management: bool
     policies: list[Policy]
+    claim: WorkloadClaim | None = None
+    """Set for a workload identity: adds Nomad's implicit access to its own variables."""
 
     def namespace_caps(self, namespace: str) -> set[str]:
         caps: set[str] = set()
@@ -221,15 +245,27 @@ class Grant:
         if self.management:
             return True
         caps: set[str] = set()
+        exact = False
         for policy in self.policies:
             rule = _closest(policy.namespaces, namespace)
             if rule is None:
                 continue
             if "deny" in rule.capabilities:
                 return False
+            exact = exact or path in rule.variables
             var = _closest(rule.variables, path)
             if var is not None:
                 caps |= var
+        claim = self.claim
+        # Nomad checks an exact policy path first, then the workload's own paths, then
+        # globs (acl.matchingVariablesCapabilitySet).
+        if (
+            not exact
+            and claim is not None
+            and claim.namespace == namespace
+            and path in claim.variable_paths()
+        ):
+            caps = set(WORKLOAD_VARIABLE_CAPS)
         return "deny" not in caps and capability in caps
 
 

@@ -105,6 +105,13 @@ class Alloc:
     forced_health: bool | None = None
     health_deadline: float = 0.0
     logs: dict[tuple[str, str], bytearray] = field(default_factory=dict)
+    restart_windows: dict[str, list[float]] = field(default_factory=dict)
+    """Per task: [start of the restart interval window, restarts in it] (restart policy)."""
+    handles: dict[str, JSON] = field(default_factory=dict)
+    """Per task, a real driver's handle (pid, process start time, log and cgroup paths):
+    persisted so a restarted runtime re-adopts the processes."""
+    checks: dict[str, JSON] = field(default_factory=dict)
+    """Latest result of each service check (``GET /v1/allocation/:id/checks``)."""
 
     @property
     def job_id(self) -> str:

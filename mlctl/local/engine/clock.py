@@ -25,6 +25,20 @@ class SimClock:
         self._offset = 0.0
         self._lock = threading.Lock()
 
+    @classmethod
+    def wall(cls, start_wall: float | None = None) -> SimClock:
+        """Real time, continuous across restarts: ``now()`` counts the seconds since
+        ``start_wall`` (a Unix time kept with the state; now when None)."""
+        clock = cls(1.0)
+        if start_wall is not None:
+            clock._start_mono -= time.time() - start_wall
+            clock._start_wall = start_wall
+        return clock
+
+    @property
+    def start_wall(self) -> float:
+        return self._start_wall
+
     def now(self) -> float:
         """Simulated seconds since the simulator started."""
         with self._lock:

@@ -8,6 +8,7 @@ lifecycle ticker all take it before touching state.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,12 @@ class Cluster:
         self.namespaces: dict[str, JSON] = {}
         self.scaling_events: dict[JobKey, dict[str, list[JSON]]] = {}
         self.behaviour = Behaviour()
+        self.on_alloc_stop: Callable[[Alloc], bool] = lambda alloc: True
+        """Kills a stopped allocation's tasks (set by the lifecycle); True once they are dead."""
+        self.start_delay: Callable[[JSON], float] = lambda group: 1.0
+        """Seconds from placing a group's allocation to starting it (the driver's)."""
+        self.port_available: Callable[[int], bool] = lambda port: True
+        """Whether the host can give a dynamic port out (real drivers test the host)."""
         self.add_namespace("default", "Default shared namespace")
 
     # ------------------------------------------------------------ time and events
@@ -167,7 +174,12 @@ class Cluster:
         if job is None:
             return
         allocs = [a for a in self.allocs.values() if (a.namespace, a.job_id) == key]
-        if any(not a.terminal for a in allocs):
+        template = bool(job.get("Periodic")) or (
+            bool(job.get("ParameterizedJob")) and not job.get("Dispatched")
+        )
+        if template and not job["Stop"]:
+            status = "running"  # Nomad shows periodic/parameterized parents as running
+        elif any(not a.terminal for a in allocs):
             status = "running"
         elif job["Stop"] or allocs:
             status = "dead"
@@ -222,10 +234,15 @@ class Cluster:
             "JobID": job["ID"],
             "Namespace": job["Namespace"],
             "Summary": groups,
-            "Children": {"Pending": 0, "Running": 0, "Dead": 0},
+            "Children": self._children(key),
             "CreateIndex": job["CreateIndex"],
             "ModifyIndex": self.store.table_index["job_summary"],
         }
+
+    def _children(self, key: JobKey) -> JSON:
+        from .dispatch import children
+
+        return children(self, key[0], key[1])
 
     # ------------------------------------------------------------ evaluations
 

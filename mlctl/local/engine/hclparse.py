@@ -455,7 +455,35 @@ SCALING = Block(
     attrs={"min": ("Min", integer), "max": ("Max", integer), "enabled": ("Enabled", boolean)},
     blocks={"policy": ("Policy", Block(), "any")},
 )
-FREEFORM = Block()  # vault, identity, consul, volume: kept as a map
+FREEFORM = Block()  # vault, identity, consul: kept as a map
+VOLUME = Block(
+    attrs={
+        "type": ("Type", string),
+        "source": ("Source", string),
+        "read_only": ("ReadOnly", boolean),
+        "access_mode": ("AccessMode", string),
+        "attachment_mode": ("AttachmentMode", string),
+        "per_alloc": ("PerAlloc", boolean),
+        "sticky": ("Sticky", boolean),
+    },
+    blocks={
+        "mount_options": (
+            "MountOptions",
+            Block(attrs={"fs_type": ("FSType", string), "mount_flags": ("MountFlags", strings)}),
+            ONE,
+        )
+    },
+    label="Name",
+)
+VOLUME_MOUNT = Block(
+    attrs={
+        "volume": ("Volume", string),
+        "destination": ("Destination", string),
+        "read_only": ("ReadOnly", boolean),
+        "propagation_mode": ("PropagationMode", string),
+        "selinux_label": ("SELinuxLabel", string),
+    }
+)
 
 TASK = Block(
     attrs={
@@ -486,8 +514,8 @@ TASK = Block(
         "vault": ("Vault", FREEFORM, "any"),
         "identity": ("Identities", FREEFORM, "anylist"),
         "consul": ("Consul", FREEFORM, "any"),
-        "volume_mount": ("VolumeMounts", FREEFORM, "anylist"),
-        "dispatch_payload": ("DispatchPayload", FREEFORM, "any"),
+        "volume_mount": ("VolumeMounts", VOLUME_MOUNT, MANY),
+        "dispatch_payload": ("DispatchPayload", Block(attrs={"file": ("File", string)}), ONE),
     },
     label="Name",
 )
@@ -514,7 +542,7 @@ GROUP = Block(
         "spread": ("Spreads", SPREAD, MANY),
         "meta": ("Meta", Block(), "map"),
         "scaling": ("Scaling", SCALING, ONE),
-        "volume": ("Volumes", FREEFORM, "anymap"),
+        "volume": ("Volumes", VOLUME, "named"),
         "consul": ("Consul", FREEFORM, "any"),
         "disconnect": ("Disconnect", FREEFORM, "any"),
     },
@@ -634,6 +662,10 @@ def _convert_blocks(
                 raise ParseError(f"{where}: Extraneous label for block; no labels are expected")
             item = _convert(block, sub, where)
         items.append(item)
+    if mode == "named":  # group volumes: a map keyed by the block's label
+        out.setdefault(key, {})
+        out[key].update({item[sub.label or "Name"]: item for item in items})
+        return
     if mode == ONE:
         if len(items) > 1:
             raise ParseError(

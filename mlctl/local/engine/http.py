@@ -3,8 +3,11 @@ queries, and a ThreadingHTTPServer handler speaking HTTP/1.1 (chunked for stream
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import socket
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +22,10 @@ if TYPE_CHECKING:
     from .sim import NomadSim
 
 JSON = dict[str, Any]
+TEXT = "text/plain; charset=utf-8"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a job with large embedded templates fits easily
+MAX_CONNECTIONS = 256  # blocking queries and log/event streams each hold one
+IDLE_TIMEOUT = 300.0  # seconds a kept-alive connection may sit idle (and a write may stall)
 MAX_WAIT = 600.0
 DEFAULT_WAIT = 300.0
 
@@ -114,6 +121,7 @@ class Route:
     guard: Guard | None
     tables: tuple[str, ...]
     locked: bool
+    template: str = ""
 
 
 class Router:
@@ -133,7 +141,13 @@ class Router:
     ) -> None:
         regex = "^" + re.sub(r":(\w+)", r"(?P<\1>[^/]+)", path) + "$"
         regex = regex.replace("(?P<path>[^/]+)", "(?P<path>.+)")  # variable paths contain slashes
-        self.routes.append(Route(method, re.compile(regex), handler, guard, tables, locked))
+        if path.startswith("/v1/job/:id"):
+            # Job IDs may contain "/" (dispatched children: "parent/dispatch-..."); like
+            # Nomad, the known suffix decides the endpoint (longest template wins below).
+            regex = regex.replace("(?P<id>[^/]+)", "(?P<id>.+?)", 1)
+        route = Route(method, re.compile(regex), handler, guard, tables, locked)
+        route.template = path
+        self.routes.append(route)
 
     def route(
         self,
@@ -152,6 +166,7 @@ class Router:
     def dispatch(self, req: Request) -> Reply:
         req.sim.faults.check(req.path, req.sim.clock.now(), req.method)
         allowed = []
+        best: tuple[Route, re.Match[str]] | None = None
         for route in self.routes:
             match = route.pattern.match(req.path)
             if not match:
@@ -159,6 +174,10 @@ class Router:
             if route.method != req.method:
                 allowed.append(route.method)
                 continue
+            if best is None or len(route.template) > len(best[0].template):
+                best = (route, match)
+        if best is not None:
+            route, match = best
             req.groups = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
             return self._run(route, req)
         if allowed:
@@ -187,6 +206,7 @@ class Router:
             with store.lock:
                 result = route.handler(req)
                 index = store.max_index(route.tables) if route.tables else store.index
+                store.commit()
         else:
             result = route.handler(req)
             index = store.index
@@ -200,13 +220,45 @@ class Handler_(BaseHTTPRequestHandler):
     """Turns raw HTTP into Request objects and Replies back into bytes."""
 
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
     server: SimHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Small responses on a kept-alive connection: without NODELAY, Nagle holds the
+        # next write until the client ACKs, and the client delays its ACK (~40 ms a call).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sim.verbose:
             super().log_message(format, *args)
 
+    def _refusal(self) -> Reply | None:
+        """Hostile-client checks before any work: loopback Host and Origin, body size."""
+        host = self.headers.get("Host")
+        if host is not None and not _loopback_host(host):
+            # DNS rebinding: a web page's name resolving to 127.0.0.1 must not reach the API
+            return Reply(f"Forbidden: Host {host!r} is not a loopback name", 403, content_type=TEXT)
+        origin = self.headers.get("Origin")
+        if origin is not None and not _loopback_host(urllib.parse.urlsplit(origin).netloc):
+            return Reply(f"Forbidden: requests from {origin!r} are refused", 403, content_type=TEXT)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return Reply("Invalid Content-Length", 400, content_type=TEXT)
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return Reply(f"Request body larger than {MAX_BODY_BYTES} bytes", 413, content_type=TEXT)
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            return Reply("Chunked request bodies are not accepted", 411, content_type=TEXT)
+        return None
+
     def _handle(self) -> None:
+        refusal = self._refusal()
+        if refusal is not None:
+            self._send(refusal)
+            return
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -232,25 +284,17 @@ class Handler_(BaseHTTPRequestHandler):
                 raise
         self._send(reply)
 
+    def _common_headers(self, reply: Reply) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", reply.content_type),
+            ("X-Nomad-Index", str(reply.index or self.server.sim.store.index)),
+            ("X-Nomad-KnownLeader", "true"),
+            ("X-Nomad-LastContact", "0"),
+        ]
+
     def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("X-Nomad-Index", str(reply.index or self.server.sim.store.index))
-        self.send_header("X-Nomad-KnownLeader", "true")
-        self.send_header("X-Nomad-LastContact", "0")
         if reply.stream is not None:
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            try:
-                for chunk in reply.stream:
-                    if chunk:
-                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                        self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError, StreamAborted):
-                pass  # StreamAborted: the connection drops without the closing chunk
-            self.close_connection = True
+            self._send_stream(reply)
             return
         if isinstance(reply.body, bytes):
             data = reply.body
@@ -258,18 +302,75 @@ class Handler_(BaseHTTPRequestHandler):
             data = reply.body.encode()
         else:
             data = json.dumps(reply.body).encode()
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        headers = [*self._common_headers(reply), ("Content-Length", str(len(data)))]
+        self.log_request(reply.status)
+        # Status line, headers and body leave in one send (one segment for small replies).
+        head = self._head(reply.status, headers)
+        self.wfile.write(head if self.command == "HEAD" else head + data)
+
+    def _head(self, status: int, headers: list[tuple[str, str]]) -> bytes:
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"{self.protocol_version} {status} {reason}"]
+        lines += [f"Server: {self.version_string()}", f"Date: {self.date_time_string()}"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send_stream(self, reply: Reply) -> None:
+        self.log_request(reply.status)
+        headers = [*self._common_headers(reply), ("Transfer-Encoding", "chunked")]
+        self.wfile.write(self._head(reply.status, headers))
+        try:
+            for chunk in reply.stream or ():
+                if chunk:
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, StreamAborted):
+            pass  # StreamAborted: the connection drops without the closing chunk
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
 
 class SimHTTPServer(ThreadingHTTPServer):
+    """One thread per connection, at most MAX_CONNECTIONS at once (more are closed)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], sim: NomadSim) -> None:
         self.sim = sim
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, Handler_)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def _loopback_host(host: str) -> bool:
+    """``localhost``, ``127.x.y.z`` or ``[::1]``, with or without a port."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1 : name.find("]")] if "]" in name else name
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    if name in ("localhost", "::1") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

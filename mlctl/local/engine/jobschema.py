@@ -60,6 +60,18 @@ RESOURCES = obj(
     NUMA=A,
 )
 CHECK_RESTART = obj(Limit=I, Grace=D, IgnoreWarnings=B)
+VOLUME_REQUEST = obj(
+    "Name",
+    "Type",
+    "Source",
+    "AccessMode",
+    "AttachmentMode",
+    ReadOnly=B,
+    PerAlloc=B,
+    Sticky=B,
+    MountOptions=obj("FSType", MountFlags=L(S)),
+)
+VOLUME_MOUNT = obj("Volume", "Destination", "PropagationMode", "SELinuxLabel", ReadOnly=B)
 CHECK = obj(
     "Name",
     "Type",
@@ -187,8 +199,8 @@ TASK = obj(
     Artifacts=L(ARTIFACT),
     Vault=A,
     Templates=L(TEMPLATE),
-    DispatchPayload=A,
-    VolumeMounts=A,
+    DispatchPayload=obj("File"),
+    VolumeMounts=L(VOLUME_MOUNT),
     Leader=B,
     ShutdownDelay=D,
     ScalingPolicies=L(SCALING),
@@ -206,7 +218,7 @@ GROUP = obj(
     Affinities=L(AFFINITY),
     Tasks=L(TASK),
     Spreads=L(SPREAD),
-    Volumes=A,
+    Volumes=M(VOLUME_REQUEST),
     RestartPolicy=RESTART,
     ReschedulePolicy=RESCHEDULE,
     EphemeralDisk=EPHEMERAL_DISK,

@@ -1,49 +1,60 @@
-"""The simulated clients and deployment watcher, advanced by a background ticker.
+"""The engine's client and deployment watcher, advanced by a background ticker.
 
-Allocations go Received -> Task Setup -> Driver -> Started (or a "Driver Failure"),
-become healthy after ``min_healthy_time``, fail by OOM or exit code when steered to,
-and restart per the restart policy.  Deployments count placed/healthy/unhealthy
-allocations, honour canaries, auto-promotion and progress deadlines, mark the job
-version stable on success and auto-revert to the last stable version on failure.
+Allocations go Received -> Task Setup -> (Downloading Artifacts) -> Driver -> Started
+(or a "Driver Failure"); how tasks really start, end and become ready is the task
+driver's business (:mod:`mlctl.local.engine.drivers`), everything else is shared:
+restarts per the restart policy (``attempts`` within ``interval``, ``delay``, ``mode``),
+health after ``min_healthy_time`` of readiness, and deployments that count
+placed/healthy/unhealthy allocations, honour canaries, auto-promotion and progress
+deadlines, mark the job version stable on success and auto-revert to the last stable
+version on failure.
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from typing import Any
 
 from . import jobspec
 from .alloc import Alloc, task_event
 from .cluster import Cluster
+from .drivers import Drivers, TaskRunner, log_line, simulated
 from .durations import format_duration
 from .scheduler import Reconciler
 
 JSON = dict[str, Any]
-CRASH_AFTER = 5.0  # simulated seconds an "oom"/"exit:N" task runs before it dies
-DEFAULT_PULL_ERROR = (
-    "Failed to pull `{image}`: Error response from daemon: manifest for {image} not found: "
-    "manifest unknown: manifest unknown"
-)
-
-
-def _log(alloc: Alloc, task: str, stream: str, line: str) -> None:
-    alloc.logs.setdefault((task, stream), bytearray()).extend(line.encode() + b"\n")
-
-
-def _image(alloc: Alloc, task: str) -> str:
-    for t in alloc.group()["Tasks"]:
-        if t["Name"] == task:
-            return str((t.get("Config") or {}).get("image") or t["Driver"])
-    return "unknown"
+GC_EVERY = 60.0  # real seconds between garbage collections (when a collector is set)
 
 
 class Lifecycle:
-    """Advance every allocation and deployment to ``clock.now()``; called by the ticker."""
+    """Advance every allocation and deployment to ``clock.now()``; called by the ticker.
 
-    def __init__(self, cluster: Cluster) -> None:
+    ``reconcile_every`` (real seconds) lets an idle engine skip re-running the
+    reconciler over every job on every tick: it always runs when the state changed.
+    """
+
+    def __init__(
+        self, cluster: Cluster, drivers: Drivers | None = None, reconcile_every: float = 0.0
+    ) -> None:
         self.cluster = cluster
+        self.drivers = drivers or simulated()
+        self.reconcile_every = reconcile_every
+        self._reconciled_at = 0.0
+        self._reconciled_index = -1
+        self.collector: Callable[[], int] | None = None
+        """Garbage collection of old terminal objects (``mlctl local``; see gc.py)."""
+        self._collected_at = time.monotonic()
+        cluster.on_alloc_stop = self._stop_tasks
+        cluster.start_delay = lambda group: (
+            self.drivers.runner(group["Tasks"][0]["Driver"]).start_delay
+        )
 
-    def tick(self) -> None:
+    def runner(self, alloc: Alloc) -> TaskRunner:
+        return self.drivers.for_alloc(alloc)
+
+    def tick(self, force: bool = False) -> None:
         cluster = self.cluster
         with cluster.store.lock:
             now = cluster.store.clock.now()
@@ -53,125 +64,150 @@ class Lifecycle:
             for dep in list(cluster.deployments.values()):
                 if dep["Status"] == "running":
                     self._watch(dep, now)
-            for key, job in list(cluster.jobs.items()):
-                reconcile(cluster, job, trigger=None)
-                cluster.update_job_status(key)
+            if force or self._reconcile_due():
+                for key, job in list(cluster.jobs.items()):
+                    reconcile(cluster, job, trigger=None)
+                    cluster.update_job_status(key)
+                self._reconciled_at = time.monotonic()
+                self._reconciled_index = cluster.store.index
+            if self.collector is not None and time.monotonic() - self._collected_at >= GC_EVERY:
+                self._collected_at = time.monotonic()
+                self.collector()
+            cluster.store.commit()
+
+    def busy(self) -> bool:
+        """Something is in flight: a task starting or waiting to restart, a health
+        verdict or a deployment pending, a blocked evaluation waiting for room."""
+        cluster = self.cluster
+        with cluster.store.lock:
+            for alloc in cluster.allocs.values():
+                if alloc.desired_status != "run" or alloc.terminal:
+                    continue
+                if alloc.phase != "running":
+                    return True
+                if alloc.deployment_id and (alloc.deployment_status or {}).get("Healthy") is None:
+                    return True
+            if any(d["Status"] == "running" for d in cluster.deployments.values()):
+                return True
+            return any(e["Status"] == "blocked" for e in cluster.evals.values())
+
+    def _reconcile_due(self) -> bool:
+        if self.cluster.store.index != self._reconciled_index:
+            return True
+        return time.monotonic() - self._reconciled_at >= self.reconcile_every
 
     # ------------------------------------------------------------------ allocations
 
     def _advance(self, alloc: Alloc, now: float) -> None:
+        runner = self.runner(alloc)
         if alloc.phase in ("received", "restarting") and now >= alloc.next_at:
-            self._start(alloc, now)
-        elif alloc.phase == "running":
-            mode = alloc.behaviour
-            if (mode == "oom" or mode.startswith("exit:")) and now >= alloc.next_at:
-                code = 137 if mode == "oom" else int(mode.split(":", 1)[1])
-                for task in alloc.task_states:
-                    self.terminate(alloc, task, code, oom=mode == "oom")
+            runner.start(self, alloc, now)
+        elif alloc.phase in ("running", "starting"):
+            runner.poll(self, alloc, now)
         if alloc.deployment_id:
             self._health(alloc, now)
 
-    def _start(self, alloc: Alloc, now: float) -> None:
-        cluster = self.cluster
-        now_ns = cluster.now_ns()
-        mode = alloc.behaviour
-        for name, state in alloc.task_states.items():
-            events = state["Events"]
-            if alloc.phase == "received":
-                events.append(
-                    task_event(
-                        "Task Setup",
-                        "Building Task Directory",
-                        now_ns,
-                        Message="Building Task Directory",
-                    )
-                )
-                task = next(t for t in alloc.group()["Tasks"] if t["Name"] == name)
-                if task.get("Artifacts"):
-                    events.append(
-                        task_event(
-                            "Downloading Artifacts", "Client is downloading artifacts", now_ns
-                        )
-                    )
+    def _stop_tasks(self, alloc: Alloc) -> bool:
+        return self.runner(alloc).stop(self, alloc)
+
+    # Helpers the drivers call (with the store lock held) ---------------------------
+
+    def setup_events(self, alloc: Alloc, task: str, now_ns: int) -> None:
+        """Task Setup (and Downloading Artifacts when the task has any)."""
+        events = alloc.task_states[task]["Events"]
+        message = "Building Task Directory"
+        events.append(task_event("Task Setup", message, now_ns, Message=message))
+        spec = next(t for t in alloc.group()["Tasks"] if t["Name"] == task)
+        if spec.get("Artifacts"):
             events.append(
-                task_event(
-                    "Driver",
-                    "Downloading image",
-                    now_ns,
-                    {"image": _image(alloc, name)},
-                    DriverMessage="Downloading image",
-                )
+                task_event("Downloading Artifacts", "Client is downloading artifacts", now_ns)
             )
-            if mode == "fail" or mode.startswith("fail:"):
-                message = (
-                    mode[5:]
-                    if mode.startswith("fail:")
-                    else DEFAULT_PULL_ERROR.format(image=_image(alloc, name))
-                )
-                events.append(
-                    task_event(
-                        "Driver Failure",
-                        message,
-                        now_ns,
-                        {"driver_error": message},
-                        DriverError=message,
-                    )
-                )
-                _log(alloc, name, "stderr", f"driver: {message}")
-                self._task_failed(alloc, name, now)
-                continue
-            events.append(task_event("Started", "Task started by client", now_ns))
-            state["State"] = "running"
-            state["StartedAt"] = state["StartedAt"] or now_ns
-            _log(alloc, name, "stdout", f"[{alloc.name}] task {name} started (sim)")
-            _log(alloc, name, "stdout", f"[{alloc.name}] listening on 0.0.0.0:{self._port(alloc)}")
-        if alloc.phase != "dead" and all(
-            s["State"] == "running" for s in alloc.task_states.values()
-        ):
-            alloc.phase = "running"
-            alloc.running_since = now
-            alloc.next_at = now + CRASH_AFTER
-            alloc.client_status = "running"
-            alloc.client_description = "Tasks are running"
-        cluster.touch_alloc(alloc)
+
+    def task_started(self, alloc: Alloc, task: str, now_ns: int) -> None:
+        state = alloc.task_states[task]
+        state["Events"].append(task_event("Started", "Task started by client", now_ns))
+        state["State"] = "running"
+        state["StartedAt"] = state["StartedAt"] or now_ns
 
     @staticmethod
-    def _port(alloc: Alloc) -> int:
-        return (
-            int(alloc.offer.ports[0]["To"] or alloc.offer.ports[0]["Value"])
-            if alloc.offer.ports
-            else 0
+    def all_running(alloc: Alloc) -> bool:
+        return alloc.phase != "dead" and all(
+            s["State"] == "running" for s in alloc.task_states.values()
         )
 
-    def terminate(self, alloc: Alloc, task: str, code: int, oom: bool = False) -> None:
-        """A running task exits (steered or by behaviour); restarts follow the policy."""
+    @staticmethod
+    def alloc_running(alloc: Alloc, now: float) -> None:
+        alloc.phase = "running"
+        alloc.running_since = now
+        alloc.client_status = "running"
+        alloc.client_description = "Tasks are running"
+
+    def restart_signaled(self, alloc: Alloc, task: str, now_ns: int) -> None:
+        events = alloc.task_states[task]["Events"]
+        reason = "User requested restart"
+        events.append(
+            task_event(
+                "Restart Signaled", reason, now_ns, {"restart_reason": reason}, RestartReason=reason
+            )
+        )
+        events.append(
+            task_event(
+                "Restarting",
+                "Task restarting in 0s",
+                now_ns,
+                {"restart_reason": reason, "start_delay": 0},
+                RestartReason=reason,
+            )
+        )
+
+    def terminate(
+        self, alloc: Alloc, task: str, code: int, oom: bool = False, signal: int = 0
+    ) -> None:
+        """A running task exited; a batch task that exits 0 is done, anything else is a
+        failure that the restart policy handles."""
         now_ns = self.cluster.now_ns()
         state = alloc.task_states[task]
+        details: JSON = {"exit_code": code, "signal": signal}
         if oom:
-            details = {"exit_code": code, "signal": 0, "oom_killed": "true"}
+            details["oom_killed"] = "true"
             message = f'Exit Code: {code}, Exit Message: "OOM Killed"'
-            _log(alloc, task, "stderr", "Killed (out of memory)")
+            log_line(alloc, task, "stderr", "Killed (out of memory)")
         else:
-            details = {"exit_code": code, "signal": 0}
-            message = f"Exit Code: {code}"
-            _log(alloc, task, "stderr", f"process exited with code {code}")
-        state["Events"].append(task_event("Terminated", message, now_ns, details, ExitCode=code))
-        self._task_failed(alloc, task, self.cluster.store.clock.now())
+            message = f"Exit Code: {code}" + (f", Signal: {signal}" if signal else "")
+            log_line(alloc, task, "stderr", f"process exited with code {code}")
+        state["Events"].append(
+            task_event("Terminated", message, now_ns, details, ExitCode=code, Signal=signal)
+        )
+        now = self.cluster.store.clock.now()
+        if code == 0 and not oom and alloc.job["Type"] in ("batch", "sysbatch"):
+            self._task_completed(alloc, task, now)
+        else:
+            self.task_failed(alloc, task, now)
         self.cluster.touch_alloc(alloc)
 
-    def _task_failed(self, alloc: Alloc, task: str, now: float) -> None:
+    def _task_completed(self, alloc: Alloc, task: str, now: float) -> None:
+        state = alloc.task_states[task]
+        state["State"] = "dead"
+        state["FinishedAt"] = self.cluster.now_ns()
+        alloc.running_since = None
+        if all(s["State"] == "dead" for s in alloc.task_states.values()):
+            failed = any(s["Failed"] for s in alloc.task_states.values())
+            alloc.phase = "dead"
+            alloc.finished_at = now
+            alloc.client_status = "failed" if failed else "complete"
+            alloc.client_description = "Failed tasks" if failed else "All tasks have completed"
+
+    def task_failed(self, alloc: Alloc, task: str, now: float) -> None:
+        """Restart per the task's restart policy, or fail the task (and the allocation)."""
         state = alloc.task_states[task]
         now_ns = self.cluster.now_ns()
         policy = next(t["RestartPolicy"] for t in alloc.group()["Tasks"] if t["Name"] == task) or {}
-        attempts, delay = policy.get("Attempts", 0), policy.get("Delay", 0)
         alloc.running_since = None
-        if state["Restarts"] < attempts or policy.get("Mode") == "delay":
-            if state["Restarts"] >= attempts:  # mode "delay": wait out the interval, then retry
-                delay = policy.get("Interval", delay)
+        restart, delay, reason = self._restart_decision(alloc, task, now, policy)
+        if restart:
             state["Restarts"] += 1
             state["LastRestart"] = now_ns
             state["State"] = "pending"
-            reason = "Restart within policy"
             state["Events"].append(
                 task_event(
                     "Restarting",
@@ -186,11 +222,6 @@ class Lifecycle:
             alloc.next_at = now + delay / 1e9
             alloc.client_status = "pending"
             return
-        reason = (
-            f"Exceeded allowed attempts {attempts} in interval "
-            f"{format_duration(policy.get('Interval', 0))} and mode is "
-            f'"{policy.get("Mode", "fail")}"'
-        )
         state["Events"].append(
             task_event(
                 "Not Restarting",
@@ -208,6 +239,37 @@ class Lifecycle:
         alloc.finished_at = now
         alloc.client_status = "failed"
         alloc.client_description = "Failed tasks"
+        self.runner(alloc).stop(self, alloc)  # siblings of a failed task stop too
+
+    @staticmethod
+    def _restart_decision(
+        alloc: Alloc, task: str, now: float, policy: JSON
+    ) -> tuple[bool, int, str]:
+        """Nomad's restart tracker: ``attempts`` restarts per ``interval`` window; past
+        that, mode ``fail`` gives up and mode ``delay`` waits for the window to end."""
+        attempts, delay = policy.get("Attempts", 0), policy.get("Delay", 0)
+        interval = (policy.get("Interval") or 0) / 1e9
+        window = alloc.restart_windows.setdefault(task, [alloc.created_at, 0])
+        if interval and now - window[0] > interval:
+            window[0], window[1] = now, 0
+        window[1] += 1
+        if window[1] <= attempts:
+            return True, delay, "Restart within policy"
+        mode = policy.get("Mode", "fail")
+        if mode == "delay":
+            wait = max(0.0, window[0] + interval - now) if interval else 0.0
+            window[0], window[1] = now + wait, 0
+            reason = (
+                f"Exceeded allowed attempts {attempts} in interval "
+                f"{format_duration(policy.get('Interval', 0))}, applying a delay"
+            )
+            return True, int(max(wait * 1e9, delay)), reason
+        reason = (
+            f"Exceeded allowed attempts {attempts} in interval "
+            f"{format_duration(policy.get('Interval', 0))} and mode is "
+            f'"{mode}"'
+        )
+        return False, 0, reason
 
     def _health(self, alloc: Alloc, now: float) -> None:
         status = alloc.deployment_status or {}
@@ -217,16 +279,15 @@ class Lifecycle:
         min_healthy = (update.get("MinHealthyTime") or 0) / 1e9
         verdict: bool | None = None
         why = ""
+        ready_since = (
+            self.runner(alloc).ready_since(alloc, now) if alloc.phase == "running" else None
+        )
         if alloc.forced_health is not None:
             verdict = alloc.forced_health
             why = "Marked unhealthy by the simulator"
         elif alloc.client_status == "failed":
             verdict, why = False, "Unhealthy because of failed task"
-        elif (
-            alloc.behaviour == "healthy"
-            and alloc.running_since is not None
-            and now - alloc.running_since >= min_healthy
-        ):
+        elif ready_since is not None and now - ready_since >= min_healthy:
             verdict = True
         elif now >= alloc.health_deadline and update.get("HealthyDeadline"):
             verdict = False

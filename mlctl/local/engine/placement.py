@@ -11,6 +11,7 @@ feasible nodes the fullest one wins (Nomad's default binpack).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +88,17 @@ def group_ask(group: JSON) -> tuple[int, int]:
     )
 
 
-def place(job: JSON, group: JSON, nodes: list[JSON], usage: dict[str, NodeUsage]) -> Offer | Metric:
-    """Choose a node for one allocation, or return the metric explaining the failure."""
+def place(
+    job: JSON,
+    group: JSON,
+    nodes: list[JSON],
+    usage: dict[str, NodeUsage],
+    port_ok: Callable[[int], bool] = lambda port: True,
+) -> Offer | Metric:
+    """Choose a node for one allocation, or return the metric explaining the failure.
+
+    ``port_ok`` vets dynamic ports on the host (a real client must not hand out a port
+    another program already listens on)."""
     metric = Metric()
     pool = job.get("NodePool") or "default"
     in_pool = [n for n in nodes if pool == "all" or n["NodePool"] == pool]
@@ -114,7 +124,7 @@ def place(job: JSON, group: JSON, nodes: list[JSON], usage: dict[str, NodeUsage]
             metric.class_filtered[node["NodeClass"]] += 1 if node["NodeClass"] else 0
             metric.constraint_filtered[reason] += 1
             continue
-        offer_or_dim = _fit(group, node, usage.get(node["ID"], NodeUsage()))
+        offer_or_dim = _fit(group, node, usage.get(node["ID"], NodeUsage()), port_ok)
         if isinstance(offer_or_dim, str):
             metric.nodes_exhausted += 1
             if node["NodeClass"]:
@@ -150,7 +160,26 @@ def _filter_reason(job: JSON, group: JSON, node: JSON, used: NodeUsage, job_key:
         for request in task["Resources"].get("Devices") or []:
             if not _matching_devices(request, node):
                 return "missing devices"
+    if not _host_volumes_fit(group, node):
+        return MISSING_HOST_VOLUMES
     return None
+
+
+#: Nomad's FilterConstraintHostVolumes.
+MISSING_HOST_VOLUMES = "missing compatible host volumes"
+
+
+def _host_volumes_fit(group: JSON, node: JSON) -> bool:
+    """Every ``type = "host"`` volume exists on the node; a writable request needs a
+    writable host volume (Nomad's HostVolumeChecker)."""
+    offered = node.get("HostVolumes") or {}
+    for request in (group.get("Volumes") or {}).values():
+        if request.get("Type") != "host":
+            continue
+        volume = offered.get(request.get("Source"))
+        if volume is None or (volume.get("ReadOnly") and not request.get("ReadOnly")):
+            return False
+    return True
 
 
 def _matching_devices(request: JSON, node: JSON) -> list[JSON]:
@@ -163,7 +192,7 @@ def _matching_devices(request: JSON, node: JSON) -> list[JSON]:
     return out
 
 
-def _fit(group: JSON, node: JSON, used: NodeUsage) -> Offer | str:
+def _fit(group: JSON, node: JSON, used: NodeUsage, port_ok: Callable[[int], bool]) -> Offer | str:
     cpu, memory = group_ask(group)
     resources = node["NodeResources"]
     reserved = node["ReservedResources"]
@@ -180,7 +209,7 @@ def _fit(group: JSON, node: JSON, used: NodeUsage) -> Offer | str:
                 return DEVICE_EXHAUSTED
             taken.update(grant["DeviceIDs"])
             devices.setdefault(task["Name"], []).append(grant)
-    ports = _assign_ports(group, node, used.ports)
+    ports = _assign_ports(group, node, used.ports, port_ok)
     if isinstance(ports, str):
         return ports
     return Offer(node=node, cpu=cpu, memory=memory, devices=devices, ports=ports)
@@ -199,7 +228,9 @@ def _assign(request: JSON, node: JSON, taken: set[str]) -> JSON | None:
     return None
 
 
-def _assign_ports(group: JSON, node: JSON, used: set[int]) -> list[JSON] | str:
+def _assign_ports(
+    group: JSON, node: JSON, used: set[int], port_ok: Callable[[int], bool]
+) -> list[JSON] | str:
     ports: list[JSON] = []
     taken = set(used)
     low = node["NodeResources"].get("MinDynamicPort", 20000)
@@ -218,7 +249,9 @@ def _assign_ports(group: JSON, node: JSON, used: set[int]) -> list[JSON] | str:
                 }
             )
         for port in network.get("DynamicPorts") or []:
-            value = next((p for p in range(low, high + 1) if p not in taken), None)
+            value = next(
+                (p for p in range(low, high + 1) if p not in taken and port_ok(p)), None
+            )
             if value is None:
                 return "network: dynamic port selection failed"
             taken.add(value)

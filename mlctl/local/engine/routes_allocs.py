@@ -12,7 +12,8 @@ from .alloc import Alloc, task_event
 from .guards import ns
 from .http import Reply, Request, Router
 from .jobops import ApiError
-from .lifecycle import Lifecycle, promote, reconcile
+from .lifecycle import promote, reconcile
+from .logfiles import LogView
 from .scheduler import stop_alloc
 
 JSON = dict[str, Any]
@@ -69,7 +70,6 @@ def register(router: Router) -> None:
     r.add("POST", "/v1/allocation/:id/stop", stop)
     r.add("PUT", "/v1/allocation/:id/stop", stop)
 
-    @r.route("POST", "/v1/client/allocation/:id/restart")
     def restart(req: Request) -> Any:
         alloc = _alloc(req, "alloc-lifecycle")
         body = req.body()
@@ -79,39 +79,55 @@ def register(router: Router) -> None:
         names = [task] if task and not body.get("AllTasks") else list(alloc.task_states)
         if task and task not in alloc.task_states:
             raise ApiError(404, f'Task "{task}" not found in allocation')
-        now_ns = req.sim.cluster.now_ns()
-        for name in names:
-            state = alloc.task_states[name]
-            state["Events"].append(
-                task_event(
-                    "Restart Signaled",
-                    "User requested restart",
-                    now_ns,
-                    {"restart_reason": "User requested restart"},
-                    RestartReason="User requested restart",
-                )
-            )
-            state["Events"].append(
-                task_event(
-                    "Restarting",
-                    "Task restarting in 0s",
-                    now_ns,
-                    {"restart_reason": "User requested restart", "start_delay": 0},
-                    RestartReason="User requested restart",
-                )
-            )
-            state["Events"].append(task_event("Started", "Task started by client", now_ns))
-            state["Restarts"] += 1
-            state["LastRestart"] = now_ns
+        req.sim.lifecycle.runner(alloc).restart(req.sim.lifecycle, alloc, names)
         req.sim.cluster.touch_alloc(alloc)
         return {}
 
-    @r.route("POST", "/v1/client/allocation/:id/signal")
+    r.add("POST", "/v1/client/allocation/:id/restart", restart)
+    r.add("PUT", "/v1/client/allocation/:id/restart", restart)
+
     def signal(req: Request) -> Any:
         alloc = _alloc(req, "alloc-lifecycle")
         if alloc.terminal:
             raise ApiError(500, "Task not running")
+        body = req.body()
+        name = body.get("Signal") or "SIGKILL"
+        if not isinstance(name, str) or not _valid_signal(name):
+            raise ApiError(400, f'invalid signal: "{name}"')
+        task = body.get("Task") or ""
+        if task and task not in alloc.task_states:
+            raise ApiError(404, f'Task "{task}" not found in allocation')
+        names = [task] if task else list(alloc.task_states)
+        req.sim.lifecycle.runner(alloc).signal(alloc, names, name)
+        now_ns = req.sim.cluster.now_ns()
+        for each in names:
+            alloc.task_states[each]["Events"].append(
+                task_event(
+                    "Signaling",
+                    f"Task being sent signal {name}",
+                    now_ns,
+                    {"signal": name},
+                    TaskSignal=name,
+                )
+            )
+        req.sim.cluster.touch_alloc(alloc)
         return {}
+
+    r.add("POST", "/v1/client/allocation/:id/signal", signal)
+    r.add("PUT", "/v1/client/allocation/:id/signal", signal)
+
+    @r.route("GET", "/v1/allocation/:id/checks")
+    def checks(req: Request) -> Any:
+        alloc = _alloc(req, "read-job")
+        results = getattr(req.sim.lifecycle.runner(alloc), "check_results", None)
+        return results(alloc) if results is not None else dict(alloc.checks)
+
+    @r.route("GET", "/v1/allocation/:id/services", tables=("allocs",))
+    def alloc_services(req: Request) -> Any:
+        from .routes_cluster import registrations
+
+        alloc = _alloc(req, "read-job")
+        return [x for x in registrations(req, {alloc.namespace}) if x["AllocID"] == alloc.id]
 
     @r.route("GET", "/v1/client/allocation/:id/stats")
     def stats(req: Request) -> Any:
@@ -186,7 +202,7 @@ def register(router: Router) -> None:
         if dep["Status"] not in ("running", "paused", "pending"):
             raise ApiError(400, "can't fail terminal deployment")
         before = (req.sim.cluster.job(dep["Namespace"], dep["JobID"]) or {}).get("Version")
-        Lifecycle(req.sim.cluster).fail(dep, "Deployment marked as failed")
+        req.sim.lifecycle.fail(dep, "Deployment marked as failed")
         after = (req.sim.cluster.job(dep["Namespace"], dep["JobID"]) or {}).get("Version")
         reply = _deployment_update(req, dep)
         if after != before:
@@ -222,7 +238,7 @@ def register(router: Router) -> None:
                     if alloc.deployment_status is None
                     else {**alloc.deployment_status, "Healthy": None}
                 )
-        Lifecycle(req.sim.cluster).tick()
+        req.sim.lifecycle.tick(force=True)
         return _deployment_update(req, dep)
 
 
@@ -259,6 +275,10 @@ def _logs(req: Request) -> Reply:
             raise ApiError(400, "offset must be an integer") from None
     plain = req.flag("plain")
     follow = req.flag("follow")
+    log_dir = getattr(req.sim.lifecycle.runner(alloc), "log_dir", None)
+    if log_dir is not None:
+        view = LogView(log_dir(alloc.id), task, kind)
+        return _file_logs(req, alloc, view, offset, origin, plain, follow)
     file_name = f"alloc/logs/{task}.{kind}.0"
 
     def snapshot() -> tuple[bytes, bool]:
@@ -293,6 +313,55 @@ def _logs(req: Request) -> Reply:
             elif done:
                 return
             time.sleep(0.05)
+
+    return Reply(
+        stream=stream(), content_type="text/plain; charset=utf-8" if plain else "application/json"
+    )
+
+
+def _valid_signal(name: str) -> bool:
+    import signal as signals
+
+    return name.startswith("SIG") and hasattr(signals, name) and not name.startswith("SIG_")
+
+
+LOG_CHUNK = 64 * 1024
+FOLLOW_POLL = 0.1  # seconds between looks at a followed log
+
+
+def _file_logs(
+    req: Request,
+    alloc: Alloc,
+    view: LogView,
+    offset: int,
+    origin: str,
+    plain: bool,
+    follow: bool,
+) -> Reply:
+    """A real task's rotated log files, streamed in bounded chunks (never all in memory)."""
+    sim = req.sim
+
+    def frame(chunk: bytes, index: int, end: int) -> bytes:
+        if plain:
+            return chunk
+        return json.dumps(
+            {"Offset": end, "Data": base64.b64encode(chunk).decode(), "File": view.file_name(index)}
+        ).encode()
+
+    def finished() -> bool:
+        with sim.store.lock:
+            return alloc.terminal or alloc.desired_status != "run"
+
+    def stream() -> Iterator[bytes]:
+        pos = view.seek(offset, origin)
+        while not sim.stopped.is_set():
+            data, pos, index = view.read(pos, LOG_CHUNK)
+            if data:
+                yield frame(data, index, pos.offset)
+                continue
+            if not follow or finished():
+                return
+            time.sleep(FOLLOW_POLL)
 
     return Reply(
         stream=stream(), content_type="text/plain; charset=utf-8" if plain else "application/json"

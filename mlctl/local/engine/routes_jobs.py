@@ -206,6 +206,23 @@ def register(router: Router) -> None:
         _job(req)
         return req.sim.cluster.summary((req.namespace, req.groups["id"]))
 
+    @r.route("POST", "/v1/job/:id/dispatch", guard=ns("dispatch-job"))
+    def dispatch_job(req: Request) -> Any:
+        from .dispatch import dispatch
+
+        token = req.q("idempotency_token") or ""
+        return dispatch(req.sim.cluster, req.namespace, req.groups["id"], req.body(), token)
+
+    @r.route("POST", "/v1/job/:id/dispatch/payload", guard=ns("dispatch-job"))
+    def dispatch_raw(req: Request) -> Any:
+        import base64
+
+        from .dispatch import dispatch
+
+        body = {"Payload": base64.b64encode(req.raw_body).decode()} if req.raw_body else {}
+        token = req.q("idempotency_token") or ""
+        return dispatch(req.sim.cluster, req.namespace, req.groups["id"], body, token)
+
     @r.route("POST", "/v1/job/:id/evaluate", guard=ns("submit-job"))
     def evaluate(req: Request) -> Any:
         from .lifecycle import reconcile

@@ -11,6 +11,8 @@ per the reschedule policy (never those of a failed deployment).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,10 +91,18 @@ class Reconciler:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> Outcome:
+        from .dispatch import is_parameterized
+
+        if is_parameterized(self.job) or self.job.get("Periodic"):
+            return self.outcome  # a template for dispatched/periodic children: never placed
+        # A batch allocation that completed has done its work: it still fills its slot.
+        kept = ("pending", "running", "failed") + (
+            ("complete",) if self.job["Type"] in ("batch", "sysbatch") else ()
+        )
         allocs = [
             a
             for a in self.cluster.job_allocs(self.key)
-            if a.desired_status == "run" and a.client_status in ("pending", "running", "failed")
+            if a.desired_status == "run" and a.client_status in kept
         ]
         for group in self.job["TaskGroups"]:
             mine = [a for a in allocs if a.task_group == group["Name"]]
@@ -192,14 +202,10 @@ class Reconciler:
         )
         return dep
 
-    def _free_indexes(self, taken: set[int]) -> list[int]:
-        out: list[int] = []
-        i = 0
-        while len(out) < 1000:
-            if i not in taken:
-                out.append(i)
-            i += 1
-        return out
+    @staticmethod
+    def _free_indexes(taken: set[int]) -> Iterator[int]:
+        """Allocation indexes not in use, lowest first (lazily: most passes need none)."""
+        return (i for i in itertools.count() if i not in taken)
 
     # ------------------------------------------------------------------ per group
 
@@ -381,7 +387,13 @@ class Reconciler:
             out.canary += 1
         else:
             out.place += 1
-        result = place(self.job, group, list(self.cluster.nodes.values()), self.usage)
+        result = place(
+            self.job,
+            group,
+            list(self.cluster.nodes.values()),
+            self.usage,
+            self.cluster.port_available,
+        )
         if isinstance(result, Metric):
             out.failed += 1
             if out.metric is None:
@@ -473,7 +485,7 @@ def create_alloc(
         modify_index=store_index,
         alloc_modify_index=store_index,
         modify_time=now_ns,
-        next_at=now + 1.0,
+        next_at=now + cluster.start_delay(group),
     )
     if canary:
         alloc.deployment_status = {
@@ -515,24 +527,30 @@ def stop_alloc(cluster: Cluster, alloc: Alloc, why: str) -> None:
     alloc.desired_status = "stop"
     alloc.desired_description = why
     if not alloc.terminal:
-        for name, state in alloc.task_states.items():
+        alive = [name for name, state in alloc.task_states.items() if state["State"] != "dead"]
+        for name in alive:
             kill_timeout = next(
                 (t.get("KillTimeout") or 0 for t in alloc.group()["Tasks"] if t["Name"] == name), 0
             )
-            if state["State"] != "dead":
-                state["Events"].append(
-                    task_event(
-                        "Killing",
-                        f"Sent interrupt. Waiting {kill_timeout // 1_000_000_000}s "
-                        "before force killing",
-                        now_ns,
-                        {"kill_timeout": kill_timeout},
-                        KillTimeout=kill_timeout,
-                    )
+            alloc.task_states[name]["Events"].append(
+                task_event(
+                    "Killing",
+                    f"Sent interrupt. Waiting {kill_timeout // 1_000_000_000}s "
+                    "before force killing",
+                    now_ns,
+                    {"kill_timeout": kill_timeout},
+                    KillTimeout=kill_timeout,
                 )
+            )
+        # The engine reports the allocation complete at once (its resources are free);
+        # a real driver gives each process its kill_timeout and records "Killed" later.
+        dead_now = cluster.on_alloc_stop(alloc)
+        for name in alive:
+            state = alloc.task_states[name]
+            if dead_now:
                 state["Events"].append(task_event("Killed", "Task successfully killed", now_ns))
-                state["State"] = "dead"
-                state["FinishedAt"] = now_ns
+            state["State"] = "dead"
+            state["FinishedAt"] = now_ns
         alloc.client_status = "complete"
         alloc.client_description = "All tasks have completed"
         alloc.phase = "dead"

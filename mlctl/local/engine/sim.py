@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -19,6 +20,7 @@ from .acl_store import AclStore
 from .alloc import Alloc
 from .clock import SimClock
 from .cluster import Cluster
+from .drivers import Drivers
 from .event_buffer import DEFAULT_SIZE as DEFAULT_EVENT_BUFFER
 from .faults import Fault, Faults
 from .http import Router, SimHTTPServer
@@ -53,18 +55,34 @@ class NomadSim:
         time_scale: float = 50.0,
         region: str = "global",
         verbose: bool = False,
+        drivers: Drivers | None = None,
+        clock: SimClock | None = None,
+        tick_seconds: float = TICK_SECONDS,
+        reconcile_every: float = 0.0,
+        bootstrap: bool = True,
+        idle_tick_seconds: float | None = None,
         event_buffer_size: int = DEFAULT_EVENT_BUFFER,
         event_heartbeat: float = 30.0,
     ) -> None:
-        self.clock = SimClock(time_scale)
+        """``drivers`` run the tasks (default: every task simulated); ``clock`` replaces
+        the scaled clock (``mlctl local`` runs on wall time); ``tick_seconds`` and
+        ``reconcile_every`` trade reaction time for idle CPU; ``bootstrap=False`` skips
+        the ACL bootstrap (state restored from disk has its tokens); with
+        ``idle_tick_seconds`` an engine with nothing in flight ticks that seldom;
+        ``event_buffer_size`` (Raft indexes kept for resuming event streams, Nomad's
+        default 100) and ``event_heartbeat`` (simulated seconds between ``{}`` lines,
+        Nomad's 30) shape the event stream."""
+        self.clock = clock or SimClock(time_scale)
         self.store = Store(self.clock, event_buffer_size)
-        self.event_heartbeat = event_heartbeat  # simulated seconds between {} lines
+        self.event_heartbeat = event_heartbeat
         self.faults = Faults()
         self.cluster = Cluster(self.store, region)
         self.acls = AclStore(self.cluster, acl)
         self.acl_auth = AclAuth(self.acls)  # roles, auth methods, binding rules, login
         self.variables = Variables(self.cluster)
-        self.lifecycle = Lifecycle(self.cluster)
+        self.lifecycle = Lifecycle(self.cluster, drivers, reconcile_every)
+        self.tick_seconds = tick_seconds
+        self.idle_tick_seconds = idle_tick_seconds
         self.router = Router()
         for module in (
             routes_jobs,
@@ -84,7 +102,7 @@ class NomadSim:
         with self.store.lock:
             for spec in default_cluster() if nodes is None else nodes:
                 self.cluster.add_node(spec)
-            if acl:
+            if acl and bootstrap:  # a restored runtime brings its own tokens
                 self.management_token = self.acls.bootstrap()["SecretID"]
 
     # ------------------------------------------------------------------ running
@@ -130,12 +148,28 @@ class NomadSim:
         self.stop()
 
     def _tick_loop(self) -> None:
-        while not self.stopped.wait(TICK_SECONDS):
+        if self.idle_tick_seconds is None:
+            while not self.stopped.wait(self.tick_seconds):
+                self.lifecycle.tick()
+            return
+        # Adaptive: every tick_seconds while something is in flight, else sleep up to
+        # idle_tick_seconds and wake as soon as a request changes the state.
+        store = self.store
+        while not self.stopped.is_set():
             self.lifecycle.tick()
+            seen = store.index
+            pause = self.tick_seconds if self.lifecycle.busy() else self.idle_tick_seconds
+            with store.changed:
+                store.changed.wait_for(functools.partial(self._moved, seen), timeout=pause)
+            if store.index != seen:
+                self.stopped.wait(self.tick_seconds / 4)  # let a burst of changes land
+
+    def _moved(self, seen: int) -> bool:
+        return self.store.index != seen or self.stopped.is_set()
 
     def tick(self) -> None:
         """Run one lifecycle step now (tests that advance time call this to see effects at once)."""
-        self.lifecycle.tick()
+        self.lifecycle.tick(force=True)
 
     # ------------------------------------------------------------------ steering
 
@@ -264,7 +298,7 @@ class NomadSim:
         if seconds < 0:
             raise ValueError("cannot go back in time")
         self.clock.advance(seconds)
-        self.lifecycle.tick()
+        self.lifecycle.tick(force=True)
 
     # ------------------------------------------------------------ inspection helpers for tests
 

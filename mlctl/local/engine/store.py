@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,21 @@ class Store:
         self.stream_generation = 0  # bumped to cut every open event stream
         self.cut_mid_line = False  # the last cut ended streams inside a frame
         self.streams_stalled = False  # open streams send nothing (not even heartbeats)
+        self.on_commit: Callable[[], None] | None = None
+        """Persists the state (``mlctl local``); called by :meth:`commit`."""
+        self._committed_index = self.index
+
+    def commit(self) -> None:
+        """End of a change: persist it before anyone outside the lock can act on it.
+
+        Callers hold the lock (the HTTP router after a handler, the ticker after a
+        tick), so nobody observes an index that a crash could take back.
+        """
+        with self.lock:
+            if self.on_commit is None or self.index == self._committed_index:
+                return
+            self.on_commit()
+            self._committed_index = self.index
 
     def bump(self, *tables: str) -> int:
         """Advance the global index and stamp the given tables with it."""

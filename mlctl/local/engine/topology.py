@@ -21,6 +21,11 @@ class GpuSpec:
 
     model: str = "Tesla T4"
     memory_mib: int = 15360
+    uuid: str | None = None
+    """The card's ID (NVML's ``GPU-<uuid>``); a random one when simulated."""
+    pci_bus_id: str | None = None
+    driver_version: str = "550.54.15"
+    healthy: bool = True
 
 
 @dataclass
@@ -37,6 +42,11 @@ class NodeSpec:
     node_class: str = ""
     meta: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    host_volumes: dict[str, str] = field(default_factory=dict)
+    """Host volume name -> path on the node (read-write), as a client's host_volume block."""
+    drivers: dict[str, Any] | None = None
+    """Task drivers the node reports (name -> drivers.DriverInfo); None: the simulated
+    cluster's docker (and nvidia runtime on GPU nodes)."""
 
 
 def default_cluster() -> list[NodeSpec]:
@@ -83,6 +93,8 @@ def _apply(spec: NodeSpec, key: str, value: str) -> NodeSpec:
         spec.meta[key[5:]] = value
     elif key.startswith("attr."):
         spec.attributes[key[5:]] = value
+    elif key.startswith("volume."):
+        spec.host_volumes[key[7:]] = value
     else:
         raise ValueError(f"node {spec.name!r}: unknown key {key!r}")
     return spec
@@ -90,6 +102,8 @@ def _apply(spec: NodeSpec, key: str, value: str) -> NodeSpec:
 
 def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
     """The full ``GET /v1/node/:id`` object for a spec."""
+    if spec.drivers is not None:
+        return _node_with_drivers(spec, node_id, index, now_ns)
     attributes = {
         "cpu.arch": "amd64",
         "cpu.numcores": str(max(1, spec.cpu // 1000)),
@@ -197,7 +211,10 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
                 "UpdateTime": now_ns,
             },
         },
-        "HostVolumes": None,
+        "HostVolumes": {
+            name: {"Path": path, "ReadOnly": False} for name, path in spec.host_volumes.items()
+        }
+        or None,
         "CSIControllerPlugins": None,  # no CSI here (see tests/README.md)
         "CSINodePlugins": None,
         "HostNetworks": None,
@@ -205,6 +222,41 @@ def node_json(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
         "CreateIndex": index,
         "ModifyIndex": index,
     }
+
+
+def _node_with_drivers(spec: NodeSpec, node_id: str, index: int, now_ns: int) -> JSON:
+    """A real host's node: its own attributes and the drivers it fingerprinted."""
+    attributes = {
+        "nomad.version": NOMAD_VERSION,
+        "nomad.advertise.address": "127.0.0.1:4646",
+        "unique.network.ip-address": "127.0.0.1",
+        "memory.totalbytes": str(spec.memory * 1024 * 1024),
+        **({"driver.nvidia": "1"} if spec.gpus else {}),
+        **spec.attributes,
+    }
+    node = node_json(
+        NodeSpec(spec.name, spec.cpu, spec.memory, spec.disk, spec.gpus, spec.datacenter,
+                 spec.node_pool, spec.node_class, spec.meta),
+        node_id,
+        index,
+        now_ns,
+    )  # fmt: skip
+    node["Attributes"] = attributes
+    cores = int(attributes.get("cpu.numcores", "1"))
+    node["NodeResources"]["Cpu"].update(
+        {"TotalCpuCores": cores, "ReservableCpuCores": list(range(cores))}
+    )
+    node["Drivers"] = {
+        name: {
+            "Attributes": dict(info.attributes) or None,
+            "Detected": info.detected,
+            "Healthy": info.healthy,
+            "HealthDescription": info.description,
+            "UpdateTime": now_ns,
+        }
+        for name, info in (spec.drivers or {}).items()
+    }
+    return node
 
 
 def _devices(spec: NodeSpec) -> list[JSON]:
@@ -220,17 +272,19 @@ def _devices(spec: NodeSpec) -> list[JSON]:
                 "Name": model,
                 "Instances": [
                     {
-                        "ID": f"GPU-{uuid.uuid4()}",
-                        "Healthy": True,
-                        "HealthDescription": "",
-                        "Locality": {"PciBusID": f"00000000:{bus:02X}:{i:02X}.0"},
+                        "ID": card.uuid or f"GPU-{uuid.uuid4()}",
+                        "Healthy": card.healthy,
+                        "HealthDescription": "" if card.healthy else "unhealthy",
+                        "Locality": {
+                            "PciBusID": card.pci_bus_id or f"00000000:{bus:02X}:{i:02X}.0"
+                        },
                     }
-                    for i, _ in enumerate(cards)
+                    for i, card in enumerate(cards)
                 ],
                 "Attributes": {
                     "memory": {"Int": memory, "Unit": "MiB"},
                     "bar1": {"Int": 256, "Unit": "MiB"},
-                    "driver_version": {"String": "550.54.15"},
+                    "driver_version": {"String": cards[0].driver_version},
                     "cores_clock": {"Int": 1590, "Unit": "MHz"},
                     "memory_clock": {"Int": 5001, "Unit": "MHz"},
                     "power": {"Int": 70, "Unit": "W"},
