@@ -238,14 +238,20 @@ def test_silence_durations_are_bounded(text, problem):
 
 def test_abilities_follow_the_token_policies():
     policy = parse_policy(
-        'namespace "team-a" { policy = "write" }\n'
+        'namespace "team-a" { policy = "write"\n'
+        '  variables { path "mlctl/schedules/*" { capabilities = ["write"] } } }\n'
+        'namespace "team-c" { policy = "write" }\n'
         'namespace "*" { policy = "read" }\nnode { policy = "read" }\n'
     )
     abilities = Abilities(grant=Grant(False, [policy]))
     assert abilities.allows("scale", "team-a") and abilities.allows("logs", "team-a")
     assert not abilities.allows("scale", "team-b") and not abilities.allows("drain")
     assert abilities.allows("schedule", "team-a", model="iris")
+    assert not abilities.allows("alert-note", "team-a", fingerprint="f1")
     assert not abilities.allows("schedule", "team-b", model="iris")
+    # As in Nomad, a coarse "write" grants no Variables: those need a path.
+    assert abilities.allows("scale", "team-c")
+    assert not abilities.allows("schedule", "team-c", model="iris")
     assert Abilities().allows("drain")  # unknown: offered, Nomad decides
     readonly = Abilities(readonly=True)
     assert not readonly.allows("scale") and readonly.allows("logs")
