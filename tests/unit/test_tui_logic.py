@@ -13,6 +13,7 @@ from mlctl_tui.core.models import ModelRows
 from mlctl_tui.core.permissions import Abilities
 from mlctl_tui.core.schedules import schedule_cell
 from mlctl_tui.core.table import RowFilter, TableRow, sort_rows
+from rich.cells import cell_len
 
 from mlctl.local.engine.acl import Grant, parse_policy
 from mlctl.monitor.store import Store
@@ -200,6 +201,19 @@ def test_log_search_and_wrap():
     assert search.error and search.spans("an err(or here") == [(3, 9)]
     assert LogSearch.parse("o").matches(["foo", "bar", "o"]) == [0, 2]
     assert list(wrap("abcdefg", 3)) == [(0, "abc"), (3, "def"), (6, "g")]
+
+
+def test_wrap_counts_screen_cells_not_characters():
+    # Wide characters take two cells: five cells hold two of them, not five.
+    pieces = list(wrap("日本語のログ行です", 5))
+    assert pieces == [(0, "日本"), (2, "語の"), (4, "ログ"), (6, "行で"), (8, "す")]
+    assert all(cell_len(piece) <= 5 for _offset, piece in pieces)
+    # A combining accent takes none; offsets stay in characters for the search spans.
+    assert list(wrap("e\u0301e\u0301e\u0301x", 2)) == [(0, "e\u0301e\u0301"), (4, "e\u0301x")]
+    # A character wider than the width still gets a piece: nothing is dropped.
+    assert list(wrap("a日b", 1)) == [(0, "a"), (1, "日"), (2, "b")]
+    mixed = "ok 完了 done ✅ next"
+    assert "".join(piece for _o, piece in wrap(mixed, 4)) == mixed
 
 
 # ---------------------------------------------------------------------- alerts and notes

@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from rich.cells import cell_len, get_character_cell_size
+
 DEFAULT_LIMIT = 20_000
 #: A line longer than this is cut (a runaway line must not eat the memory).
 MAX_LINE = 8_192
@@ -118,9 +120,26 @@ class LogSearch:
 
 
 def wrap(text: str, width: int) -> Iterator[tuple[int, str]]:
-    """``text`` cut into pieces of ``width`` characters, with each piece's offset."""
-    if width <= 0 or len(text) <= width:
+    """``text`` cut into pieces at most ``width`` terminal cells wide, with each piece's
+    offset (in characters, so search spans still line up).
+
+    Cells, not characters: a CJK character or an emoji takes two cells, a combining
+    accent none, so cutting by characters would overflow the screen. A character wider
+    than ``width`` still gets a piece of its own (nothing is ever dropped).
+    """
+    if width <= 0 or cell_len(text) <= width:
         yield 0, text
         return
-    for start in range(0, len(text), width):
-        yield start, text[start : start + width]
+    if text.isascii():  # one cell per character (controls were replaced by clean())
+        for start in range(0, len(text), width):
+            yield start, text[start : start + width]
+        return
+    start = used = 0
+    for index, char in enumerate(text):
+        size = get_character_cell_size(char)
+        if used + size > width and index > start:
+            yield start, text[start:index]
+            start, used = index, 0
+        used += size
+    if start < len(text):
+        yield start, text[start:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -102,7 +103,7 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
 
     def _resize(self) -> None:
-        widest = max((len(piece) for _i, _o, piece in self._rows), default=0)
+        widest = max((cell_len(piece) for _i, _o, piece in self._rows), default=0)
         width = self.size.width if self.wrap else max(self.size.width, widest)
         self.virtual_size = Size(width, len(self._rows))
 
