@@ -12,11 +12,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mlctl_tui.core.alerts import AlertNote
 from mlctl_tui.services.logs import Ended, LogTarget, Sink
 
 from mlctl.monitor.alerts import fingerprint
 from mlctl.monitor.clock import ManualClock
+from mlctl.monitor.notes import AlertNote
 from mlctl.monitor.store import KINDS, Store
 from mlctl.monitor.views import Alert, EndpointView, ProbeMetrics
 from mlctl.schedule.spec import StoredSchedule

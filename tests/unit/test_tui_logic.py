@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from mlctl_tui.core import feed, plans
-from mlctl_tui.core.alerts import AlertNote, alert_rows, parse_duration, state_text
+from mlctl_tui.core.alerts import alert_rows, parse_duration, state_text
 from mlctl_tui.core.health import Health, model_health, summarize_alerts
 from mlctl_tui.core.logbuffer import LogBuffer, LogSearch, wrap
 from mlctl_tui.core.models import ModelRows
@@ -16,6 +16,7 @@ from mlctl_tui.core.table import RowFilter, TableRow, sort_rows
 from rich.cells import cell_len
 
 from mlctl.local.engine.acl import Grant, parse_policy
+from mlctl.monitor.notes import AlertNote
 from mlctl.monitor.store import Store
 from mlctl.monitor.views import Alert
 from mlctl.schedule.spec import StoredSchedule

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mlctl.monitor.notes import AlertNote
 from mlctl.monitor.store import Snapshot
 from mlctl.monitor.views import ModelKey, ModelView
 from mlctl.schedule.spec import StoredSchedule
-from mlctl_tui.core.alerts import AlertNote
 from mlctl_tui.core.health import AlertSummary, summarize_alerts
 from mlctl_tui.core.permissions import Abilities
 

@@ -1,20 +1,19 @@
 """Alerts as the TUI lists them, and the notes operators attach: acknowledged, silenced.
 
 A note lives in a Nomad Variable ``mlctl/alerts/notes/<fingerprint>`` in the alert's
-namespace (see :mod:`mlctl_tui.services.notes`), so every TUI and the monitor see the
-same acknowledgements and silences. This module is the pure part: the note's JSON
-form, whether it is in force, and the rows.
+namespace (:mod:`mlctl.monitor.notes`, shared with the monitor, which holds back the
+notifications of a silenced alert), so every TUI and the monitor see the same
+acknowledgements and silences. This module is the TUI's pure part: silence durations
+and the rows.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
+from mlctl.monitor.notes import AlertNote, namespace_of
 from mlctl.monitor.views import Alert
 from mlctl_tui.core import formatting as fmt
 from mlctl_tui.core.health import SEVERITY_RANK
@@ -36,66 +35,6 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
-@dataclass(frozen=True, slots=True)
-class AlertNote:
-    """What operators said about one alert (by fingerprint)."""
-
-    fingerprint: str
-    namespace: str
-    labels: Mapping[str, str]
-    acked_by: str = ""
-    acked_at: datetime | None = None
-    silenced_until: datetime | None = None
-    silenced_by: str = ""
-    comment: str = ""
-
-    def silenced(self, now: datetime) -> bool:
-        return self.silenced_until is not None and now < self.silenced_until
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "fingerprint": self.fingerprint,
-                "labels": dict(self.labels),
-                "acked_by": self.acked_by,
-                "acked_at": _iso(self.acked_at),
-                "silenced_until": _iso(self.silenced_until),
-                "silenced_by": self.silenced_by,
-                "comment": self.comment,
-            },
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_json(cls, namespace: str, text: str) -> AlertNote:
-        """Parse a stored note; ValueError when it is not one."""
-        data = json.loads(text)
-        if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):
-            raise ValueError("not an alert note")
-        labels = data.get("labels") or {}
-        return cls(
-            fingerprint=data["fingerprint"],
-            namespace=namespace,
-            labels={str(k): str(v) for k, v in labels.items()},
-            acked_by=str(data.get("acked_by") or ""),
-            acked_at=_parse(data.get("acked_at")),
-            silenced_until=_parse(data.get("silenced_until")),
-            silenced_by=str(data.get("silenced_by") or ""),
-            comment=str(data.get("comment") or "")[:500],
-        )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def parse_duration(text: str) -> timedelta:
     """``30m``, ``4h``, ``2d`` → a timedelta; ValueError naming what is allowed."""
     match = _DURATION.match(text)
@@ -110,7 +49,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def alert_namespace(alert: Alert) -> str:
-    return alert.labels.get("namespace") or "default"
+    return namespace_of(alert.labels)
 
 
 def state_text(alert: Alert, note: AlertNote | None, now: datetime) -> str:

@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from mlctl.monitor.notes import AlertNote
 from mlctl.monitor.views import Alert
 from mlctl_tui.core import plans
 from mlctl_tui.core.alerts import (
     ALERT_COLUMNS,
-    AlertNote,
     alert_namespace,
     alert_rows,
     describe,

@@ -19,7 +19,9 @@ from typing import Any, Protocol
 
 from mlctl.deploy import lifecycle
 from mlctl.errors import Conflict, MlctlError
+from mlctl.monitor import notes as alert_notes
 from mlctl.monitor.clock import Clock, utc_now
+from mlctl.monitor.notes import AlertNote
 from mlctl.nomad.client import NomadClient
 from mlctl.schedule import service as schedules
 from mlctl.schedule import store as schedule_store
@@ -27,11 +29,8 @@ from mlctl.schedule.edit import window_spec
 from mlctl.schedule.spec import StoredSchedule
 from mlctl.schedule.view import state as schedule_state
 from mlctl.settings import Settings
-from mlctl_tui.core.alerts import AlertNote
 from mlctl_tui.services.logs import Ended, LogFollower, LogTarget, Sink
 
-NOTES_PREFIX = "mlctl/alerts/notes"
-NOTE_ITEM = "note"
 #: Drain deadline: after it Nomad stops what has not migrated yet.
 DRAIN_DEADLINE_SECONDS = 3600.0
 #: Seconds a client (and the token it resolved) is reused; then the token is resolved
@@ -164,21 +163,9 @@ class NomadBackend:
         return {(e.namespace, e.model): e.doc for e in entries}
 
     def notes(self) -> dict[str, AlertNote]:
-        """Operators' notes on alerts (acknowledged, silenced), by fingerprint."""
-        client = self.client()
-        found: dict[str, AlertNote] = {}
-        for meta in client.variables.list(NOTES_PREFIX + "/", "*"):
-            namespace = meta.get("Namespace") or "default"
-            var = client.variables.read(meta.get("Path", ""), namespace)
-            raw = ((var or {}).get("Items") or {}).get(NOTE_ITEM)
-            if not raw:
-                continue
-            try:
-                note = AlertNote.from_json(namespace, raw)
-            except ValueError:
-                continue  # not ours to judge here; the list shows what parses
-            found[note.fingerprint] = note
-        return found
+        """Operators' notes on alerts (acknowledged, silenced), by fingerprint: the ones
+        the monitor honours too (a note is taken only from its alert's namespace)."""
+        return {note.fingerprint: note for note in alert_notes.read_all(self.client())}
 
     def history(self, namespace: str, model: str) -> list[dict[str, Any]]:
         return lifecycle.history(self.client(namespace), model)
@@ -318,25 +305,12 @@ class NomadBackend:
     # ------------------------------------------------------------------ alert notes
 
     def save_note(self, note: AlertNote) -> str:
-        """Write a note with check-and-set (a lost race is re-read and applied again)."""
-        client = self.client(note.namespace)
-        path = f"{NOTES_PREFIX}/{note.fingerprint}"
-        for _ in range(schedule_store.CAS_ATTEMPTS):
-            current = client.variables.read(path, note.namespace)
-            index = int((current or {}).get("ModifyIndex") or 0)
-            try:
-                client.variables.write(
-                    path, {NOTE_ITEM: note.to_json()}, namespace=note.namespace, cas=index
-                )
-                return "saved"
-            except Conflict:
-                continue
-        raise Conflict(f"the note on alert {note.fingerprint} kept changing; try again")
+        """Write a note with check-and-set (a lost race is re-read and written again)."""
+        alert_notes.save(self.client(note.namespace), note)
+        return "saved"
 
     def delete_note(self, namespace: str, fingerprint: str) -> str:
-        self.client(namespace).variables.delete(
-            f"{NOTES_PREFIX}/{fingerprint}", namespace=namespace
-        )
+        alert_notes.delete(self.client(namespace), namespace, fingerprint)
         return "removed"
 
     # ------------------------------------------------------------------ logs
