@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import requests
 
@@ -94,11 +94,10 @@ class WatchOptions:
     stay frozen while Nomad is away, as in every monitor.
     """
 
-    reachability: Literal["auto", "judge", "skip"] = "auto"
-    """Whether "endpoint unreachable" is judged from here: ``auto`` only while this
-    machine reaches at least one model endpoint (a laptop outside the cluster's network
-    reaches none, which says nothing about the models), ``judge`` always, ``skip``
-    never."""
+    judge_reachability: bool = False
+    """Judge "endpoint unreachable" from here. Off by default: an operator's laptop
+    often cannot reach the cluster's network, which says nothing about whether the
+    models answer there (the deployed monitor judges it from inside)."""
     disconnected_alert: bool = False
     """Raise ``MonitorDisconnected`` when Nomad is away (a TUI says so on its top line)."""
 
@@ -387,12 +386,8 @@ class Monitor:
         self._notes_error = ""
         self.silences = Silences.of(notes)
 
-    def _judges_reachability(self, snapshot: Snapshot) -> bool:
-        if self.watch is None or self.watch.reachability == "judge":
-            return True
-        if self.watch.reachability == "skip":
-            return False
-        return any(m.probe is not None and m.probe.reachable > 0 for m in snapshot.models.values())
+    def _judges_reachability(self) -> bool:
+        return self.watch is None or self.watch.judge_reachability
 
     def conditions(self, snapshot: Snapshot, now: datetime) -> list[Condition]:
         extra = [c for source in self.condition_sources for c in source(snapshot, now)]
@@ -400,7 +395,7 @@ class Monitor:
             return self._last_conditions + extra  # frozen: stale data decides nothing
         ctx = Context(snapshot, now, self.rules_for, self._labels_for)
         found = evaluate(ctx)
-        if not self._judges_reachability(snapshot):
+        if not self._judges_reachability():
             found = [c for c in found if c.alertname != REACHABILITY_ALERT]
         self._last_conditions = found
         return self._last_conditions + extra

@@ -15,7 +15,6 @@ from typing import Any
 from rich.console import Console
 from textual.pilot import Pilot
 
-from mlctl.monitor.clock import utc_now
 from mlctl.monitor.follower import FollowerOptions
 from mlctl.monitor.store import Store
 from mlctl.monitor.tokens import StaticToken
@@ -112,7 +111,7 @@ class Running:
     app: Any
     pilot: Pilot[Any]
     store: Store
-    engine: Any
+    monitor: Any
     event_log: Path
 
     def text(self) -> str:
@@ -129,27 +128,24 @@ async def running_tui(
     namespace: str | None = None,
     size: tuple[int, int] = SIZE,
 ) -> AsyncIterator[Running]:
-    """The TUI as ``mlctl tui`` builds it (Store, in-process engine, Nomad backend),
-    headless, against ``address``; waits until the first full listing is shown."""
+    """The TUI as ``mlctl tui`` builds it (the watch-only monitor of
+    :func:`mlctl.session.watch_monitor`, the Nomad backend), headless, against
+    ``address``; waits until the first full listing is shown."""
     from mlctl_tui.app import Intervals, make_app
-    from mlctl_tui.services.engine import Engine
 
-    from mlctl.session import nomad_client_with_token
+    from mlctl.session import watch_monitor
 
     flags: dict[str, Any] = {"nomad_addr": address}
     if namespace:
         flags["nomad_namespace"] = namespace
     env = {"NOMAD_TOKEN": token} if token else {}
     settings = load_settings(flags, env=env)
-    every = settings.with_overrides(nomad_namespace="*")
-    store = Store()
-    engine = Engine(
-        store, lambda t: nomad_client_with_token(every, t), StaticToken(token), utc_now, FAST
-    ).start()
+    monitor = watch_monitor(settings, tokens=StaticToken(token), follower_options=FAST)
+    monitor.start()
     event_log = tmp_path / "events.jsonl"
     app = make_app(
         settings,
-        store,
+        monitor.store,
         readonly=readonly,
         event_log=event_log,
         intervals=Intervals(clock=1.0, schedules=1.0, notes=1.0),
@@ -157,9 +153,9 @@ async def running_tui(
     try:
         async with app.run_test(size=size) as pilot:
             await wait_for(pilot, lambda: app.view.snapshot.synced, "the first full listing")
-            yield Running(app, pilot, store, engine, event_log)
+            yield Running(app, pilot, monitor.store, monitor, event_log)
     finally:
-        engine.stop()
+        monitor.stop()
 
 
 class Proxy:

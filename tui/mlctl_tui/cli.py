@@ -29,20 +29,27 @@ class NoTerminal(MlctlError):
     is_flag=True,
     help="Show everything, change nothing: every action is hidden and refused.",
 )
+@click.option(
+    "--judge-reachability",
+    is_flag=True,
+    help="Also raise ModelEndpointUnreachable from this machine (only where it reaches "
+    "the cluster's network, e.g. a bastion inside it).",
+)
 @click.pass_context
-def tui(ctx: click.Context, readonly: bool) -> None:
+def tui(ctx: click.Context, readonly: bool, judge_reachability: bool) -> None:
     """Open the terminal UI: models, nodes, schedules, alerts and events, logs.
 
-    XX
-      health rules) in every namespace your token can read; -n NS starts with that
-      namespace shown. Press ? inside for the keys of each screen, q to quit.
+    It runs the monitor in-process in its watch-only mode (event stream, resync,
+    probes, health rules; no notifications, actions or saved state) in every namespace
+    your token can read; -n NS starts with that namespace shown. Press ? inside for the
+    keys of each screen, q to quit.
 
-      \b
-      Examples:
-        mlctl tui
-        mlctl tui --readonly
-        mlctl -n team-a tui
-        mlctl --context lab tui
+    \b
+    Examples:
+      mlctl tui
+      mlctl tui --readonly
+      mlctl -n team-a tui
+      mlctl --context lab tui --judge-reachability
     """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise NoTerminal(
@@ -51,4 +58,4 @@ def tui(ctx: click.Context, readonly: bool) -> None:
         )
     from mlctl_tui.runtime import run
 
-    run(state(ctx).settings(), readonly=readonly)
+    run(state(ctx).settings(), readonly=readonly, judge_reachability=judge_reachability)
