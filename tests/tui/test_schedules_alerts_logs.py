@@ -255,3 +255,52 @@ def test_stopping_a_follow_ends_a_read_blocked_on_a_quiet_log(cluster):
     thread.join(timeout=30)
     assert not thread.is_alive(), "stop() left the thread blocked on the socket"
     assert ended == [("a", "stdout", "")]  # stopped on purpose: no error reported
+
+
+async def test_logs_of_the_previous_instance_of_a_slot(cluster, tmp_path):
+    """k9s's -p: the allocation Nomad replaced in the slot (PreviousAllocation), read
+    to its end; p again follows the current one."""
+    register(cluster, "iris")
+    async with running_tui(cluster.address, tmp_path) as tui:
+        await wait_for_text(tui.pilot, "1/1/1")
+        (first,) = [a.id for a in next(iter(tui.app.view.models())).allocations if a.live]
+        cluster.sim.write_log(first, "server", "stdout", "first instance: out of memory\n")
+        await tui.pilot.press("enter")
+        await wait_for_text(tui.pilot, "GPU INSTANCES")
+        # No previous instance yet: it replaced nothing and never restarted.
+        await tui.pilot.press("l")
+        await wait_for_text(tui.pilot, "first instance: out of memory")
+        await tui.pilot.press("p")
+        await wait_for(
+            tui.pilot,
+            lambda: any(
+                "there is no previous instance" in n.message
+                for n in tui.app._notifications  # toasts are not in a headless frame
+            ),
+            "the notice that there is none",
+        )
+        assert tui.app.screen.previous is None
+        await tui.pilot.press("escape")
+        await wait_for_text(tui.pilot, "GPU INSTANCES")
+
+        stopped = requests.post(f"{cluster.address}/v1/allocation/{first}/stop", timeout=10)
+        stopped.raise_for_status()
+
+        def replacement() -> list[str]:
+            model = next(iter(tui.app.view.models()))
+            return [a.id for a in model.allocations if a.live and a.id != first]
+
+        await wait_for(tui.pilot, lambda: bool(replacement()), "the replacement allocation")
+        (second,) = replacement()
+        cluster.sim.write_log(second, "server", "stdout", "second instance: ready\n")
+        tui.app.screen.query_one("#allocs").move_to(second)
+        await tui.pilot.press("l")
+        screen = await wait_for_text(tui.pilot, "second instance: ready")
+        assert "out of memory" not in screen
+        await tui.pilot.press("p")
+        screen = await wait_for_text(tui.pilot, "first instance: out of memory")
+        assert f"previous instance {first[:8]} (replaced by {second[:8]})" in screen
+        assert "second instance" not in screen
+        await tui.pilot.press("p")  # back to following the current one
+        await wait_for_text(tui.pilot, "second instance: ready")
+        assert "out of memory" not in tui.text()

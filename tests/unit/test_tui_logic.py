@@ -274,33 +274,19 @@ def test_abilities_follow_the_token_policies():
         abilities.allows("explode")
 
 
-# ---------------------------------------------------------------------- the engine's rules
+def test_the_previous_instance_is_the_replaced_allocation_else_earlier_runs_in_place():
+    import dataclasses
 
+    from mlctl_tui.screens.logs import previous_of
 
-def test_the_tuis_rules_freeze_while_disconnected_and_leave_reachability_to_the_monitor():
-    from mlctl_tui.services.engine import Engine
+    from mlctl.monitor.convert import alloc_view
 
-    from mlctl.monitor.clock import ManualClock
-    from mlctl.monitor.store import KINDS
-    from mlctl.monitor.tokens import StaticToken
-    from mlctl.monitor.views import EndpointView, ProbeMetrics
-
-    store = Store()
-    overrides = {"rules": {"unreachable": {"for": "0s"}}}  # would fire at once if judged
-    listing = {
-        "jobs": [job(count=1, alerts=overrides)],
-        "allocs": [alloc("a0", client_status="failed", deployment_id="")],
-    }
-    for kind in KINDS:
-        store.resync(kind, listing.get(kind, []), 50)
-    key = ("default", "mlctl-iris")
-    store.set_endpoints(key, [EndpointView("iris", "a0", "10.0.0.1", 8080)])
-    store.set_probe(key, ProbeMetrics(T0, 1, 0, 0, error="connection refused"))
-    engine = Engine(store, lambda _t: None, StaticToken(None), ManualClock(T0))  # type: ignore
-    store.set_connection(False, "connecting", at=T0, error="refused")
-    assert engine.evaluate_once() == [] and store.snapshot().alerts == ()
-    store.set_connection(True, "stream")
-    engine.evaluate_once()
-    names = {a.name for a in store.snapshot().alerts}
-    assert "ModelAllocationFailed" in names
-    assert "ModelEndpointUnreachable" not in names  # judged inside the cluster, not here
+    current = alloc_view(alloc("0f3c1d2e-0000"))
+    assert previous_of(current, "") is None  # replaced nothing, never restarted
+    replaced = previous_of(current, "9a8b7c6d-1111")
+    assert replaced is not None and replaced.alloc_id == "9a8b7c6d-1111"
+    assert replaced.note == "previous instance 9a8b7c6d (replaced by 0f3c1d2e)"
+    restarted = dataclasses.replace(current, restarts=2)
+    runs = previous_of(restarted, "")
+    assert runs is not None and runs.alloc_id == current.id
+    assert runs.note.startswith("earlier runs of 0f3c1d2e (2 restarts in place")

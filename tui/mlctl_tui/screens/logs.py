@@ -1,9 +1,11 @@
 """Logs: follow one allocation's stdout/stderr, or every allocation of a model merged
-with an allocation prefix (what ``nomad alloc logs`` cannot do, Nomad #10308)."""
+with an allocation prefix (what ``nomad alloc logs`` cannot do, Nomad #10308), and the
+logs of the previous instance of an allocation (k9s's ``-p``)."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from mlctl_tui.core.formatting import short_id
 from mlctl_tui.core.logbuffer import LogBuffer, LogLine, LogSearch
 from mlctl_tui.screens.base import BaseScreen
 from mlctl_tui.services.backend import Follow
-from mlctl_tui.services.logs import LogTarget
+from mlctl_tui.services.logs import PREVIOUS_BYTES, LogTarget
 from mlctl_tui.state import View
 from mlctl_tui.widgets.common.filter_bar import FilterBar
 from mlctl_tui.widgets.logs.log_view import LogView
@@ -48,6 +50,32 @@ def task_of(alloc: AllocView) -> str:
     return TASK_NAME if TASK_NAME in tasks or not tasks else sorted(tasks)[0]
 
 
+@dataclass(frozen=True)
+class Previous:
+    """Whose log the screen shows instead of following the allocation."""
+
+    alloc_id: str
+    note: str  #: what it is, for the title
+
+
+def previous_of(alloc: AllocView, replaced: str) -> Previous | None:
+    """The previous instance of ``alloc``: the allocation it replaced in its slot, else
+    its own earlier runs when its task restarted in place (Nomad appends every run of a
+    task to one log), else none."""
+    if replaced:
+        return Previous(
+            replaced, f"previous instance {short_id(replaced)} (replaced by {short_id(alloc.id)})"
+        )
+    if alloc.restarts > 0:
+        runs = "run" if alloc.restarts == 1 else "runs"
+        return Previous(
+            alloc.id,
+            f"earlier {runs} of {short_id(alloc.id)} ({alloc.restarts} restarts in place; "
+            "one log holds every run, the last MiB shown)",
+        )
+    return None
+
+
 def default_save_path(model: str, now: datetime) -> str:
     return str(Path.cwd() / f"{model}-{now:%Y%m%d-%H%M%S}.log")
 
@@ -67,7 +95,9 @@ class LogsScreen(BaseScreen):
         "Follow logs: one allocation, or every allocation of a model merged, each line "
         "prefixed with its allocation. Search highlights matches (n/N jump between them), "
         "space pauses (lines keep arriving in the buffer), w wraps, o switches stdout / "
-        "stderr / both, s saves what is shown to a file, f follows again after a stream ended."
+        "stderr / both, s saves what is shown to a file, f follows again after a stream ended, "
+        "p shows the previous instance of the allocation (the one it replaced, or the "
+        "task's earlier runs) and back."
     )
 
     BINDINGS = [
@@ -80,6 +110,7 @@ class LogsScreen(BaseScreen):
         Binding("o", "streams", "stdout/stderr"),
         Binding("s", "save", "Save"),
         Binding("f", "refollow", "Follow again"),
+        Binding("p", "previous", "Previous instance"),
     ]
 
     def __init__(self, model: ModelView, allocs: list[AllocView]) -> None:
@@ -92,6 +123,7 @@ class LogsScreen(BaseScreen):
         self.streams = STREAMS[0]
         self.followers: list[Follow] = []
         self.ended: dict[tuple[str, str], str] = {}
+        self.previous: Previous | None = None
 
     @property
     def merged(self) -> bool:
@@ -118,7 +150,9 @@ class LogsScreen(BaseScreen):
         if len(self.allocs) > 4:
             sources += f" … ({len(self.allocs)} allocations)"
         state = "paused" if self.paused else "following"
-        if self.ended and len(self.ended) == len(self.followers):
+        if self.previous is not None:
+            state = self.previous.note + " (p: back to following)"
+        elif self.ended and len(self.ended) == len(self.followers):
             state = "ended (f follows again)"
         log = self.query_one(LogView)
         flags = [state, "/".join(self.streams)]
@@ -149,16 +183,19 @@ class LogsScreen(BaseScreen):
         backend = self.mlctl.backend
         for alloc in self.allocs:
             for stream in self.streams:
-                target = LogTarget(
-                    alloc.id,
-                    task_of(alloc),
-                    stream,  # type: ignore[arg-type]
-                    short_id(alloc.id),
-                )
+                target = self._target(alloc, stream)
                 follower = backend.follow_log(alloc.namespace, target, self._sink, self._ended)
                 self.followers.append(follower)
                 self.run_worker(follower.run, thread=True, group="logs", exit_on_error=False)
         self._title()
+
+    def _target(self, alloc: AllocView, stream: str) -> LogTarget:
+        task = task_of(alloc)
+        if self.previous is None:
+            return LogTarget(alloc.id, task, stream, short_id(alloc.id))  # type: ignore[arg-type]
+        source = self.previous.alloc_id
+        return LogTarget(source, task, stream, short_id(source), follow=False,  # type: ignore[arg-type]
+                         tail_bytes=PREVIOUS_BYTES)  # fmt: skip
 
     def stop_following(self) -> None:
         for follower in self.followers:
@@ -247,7 +284,44 @@ class LogsScreen(BaseScreen):
         log.set_lines([])
         self.start_following()
 
+    def action_previous(self) -> None:
+        if self.previous is not None:
+            self.previous = None
+            self.action_refollow()
+            return
+        if self.merged:
+            self.notify(
+                "the previous instance is per allocation: open one allocation's logs "
+                "(l on the model's allocations)",
+                severity="warning",
+            )
+            return
+        alloc = self.allocs[0]
+
+        def found(replaced: str) -> None:
+            previous = previous_of(alloc, replaced)
+            if previous is None:
+                self.notify(
+                    f"{short_id(alloc.id)} replaced no allocation and its task never "
+                    "restarted: there is no previous instance",
+                    severity="warning",
+                )
+                return
+            self.previous = previous
+            self._restart()
+
+        backend = self.mlctl.backend
+        self.mlctl.prepare(
+            lambda: backend.previous_instance(alloc.namespace, alloc.id),
+            found,
+            "find the previous instance",
+        )
+
     def action_refollow(self) -> None:
+        self.previous = None
+        self._restart()
+
+    def _restart(self) -> None:
         self.buffer.clear()
         self.pending = []
         self.query_one(LogView).set_lines([])

@@ -108,6 +108,8 @@ class Backend(Protocol):
 
     def follow_log(self, namespace: str, target: LogTarget, sink: Sink, ended: Ended) -> Follow: ...
 
+    def previous_instance(self, namespace: str, alloc_id: str) -> str: ...
+
 
 class NomadBackend:
     """The TUI's link to Nomad (and, through Nomad Variables, to schedules and notes)."""
@@ -317,6 +319,12 @@ class NomadBackend:
 
     def follow_log(self, namespace: str, target: LogTarget, sink: Sink, ended: Ended) -> Follow:
         return LogFollower(self.client(namespace), target, sink, ended)
+
+    def previous_instance(self, namespace: str, alloc_id: str) -> str:
+        """The allocation ``alloc_id`` replaced in its slot (Nomad's ``PreviousAllocation``
+        of the full allocation), or "" when it replaced none."""
+        found = self.client(namespace).allocations.read(alloc_id)
+        return str(found.get("PreviousAllocation") or "")
 
     def now(self) -> datetime:
         return self.clock()

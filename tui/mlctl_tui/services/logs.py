@@ -4,6 +4,10 @@ A :class:`LogFollower` runs in a worker thread, reading ``/v1/client/fs/logs`` w
 ``follow=true`` through mlctl's Nomad facade, and hands each chunk to a sink. It can be
 stopped from the UI thread at any moment: :meth:`LogFollower.stop` shuts the socket
 down, which ends the blocked read at once (no thread is left waiting on a quiet log).
+
+Logs of the previous instance (k9s's ``-p``) are a read without ``follow`` of the
+allocation Nomad replaced (``PreviousAllocation``), or, for a task restarted in place,
+of the same allocation further back: Nomad appends every run of a task to one log.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from mlctl.nomad.logs import LogType
 
 #: Bytes of history fetched when a follow starts (Nomad's CLI uses the same idea for -tail).
 TAIL_BYTES = 64 * 1024
+#: Bytes read of a previous instance's log (its end: how it stopped).
+PREVIOUS_BYTES = 1024 * 1024
 
 Sink = Callable[[str, str, bytes], None]  #: (source, stream, chunk)
 Ended = Callable[[str, str, str], None]  #: (source, stream, why; "" when stopped)
@@ -32,6 +38,8 @@ class LogTarget:
     task: str
     stream: LogType
     source: str  #: the prefix shown in merged views (the short allocation ID)
+    follow: bool = True  #: False: read what is there and end (a previous instance)
+    tail_bytes: int = TAIL_BYTES  #: how much of the log's end to start with
 
 
 class LogFollower:
@@ -43,13 +51,11 @@ class LogFollower:
         target: LogTarget,
         sink: Sink,
         ended: Ended,
-        tail_bytes: int = TAIL_BYTES,
     ) -> None:
         self.client = client
         self.target = target
         self._sink = sink
         self._ended = ended
-        self._tail = tail_bytes
         self._stop = threading.Event()
         self._response: requests.Response | None = None
         self._lock = threading.Lock()
@@ -64,7 +70,11 @@ class LogFollower:
         why = ""
         try:
             response = self.client.logs.open(
-                target.alloc_id, target.task, target.stream, follow=True, tail_bytes=self._tail
+                target.alloc_id,
+                target.task,
+                target.stream,
+                follow=target.follow,
+                tail_bytes=target.tail_bytes,
             )
             with self._lock:
                 self._response = response
@@ -78,7 +88,11 @@ class LogFollower:
                     if chunk:
                         self._sink(target.source, target.stream, chunk)
             if not self._stop.is_set():
-                why = "the log stream ended (the task stopped or Nomad closed it)"
+                why = (
+                    "the log stream ended (the task stopped or Nomad closed it)"
+                    if target.follow
+                    else "end of the log"
+                )
         except MlctlError as error:
             why = error.one_line()
         except (requests.RequestException, OSError, ValueError) as error:
@@ -92,6 +106,8 @@ class LogFollower:
         with self._lock:
             response = self._response
         if response is not None:
-            with contextlib.suppress(AttributeError, OSError, ValueError):
-                response.raw.shutdown()  # wakes a read blocked on a silent log
+            # Wakes a read blocked on a silent log; a read that already ended has given
+            # its connection back to the pool (RuntimeError): nothing to wake then.
+            with contextlib.suppress(AttributeError, OSError, ValueError, RuntimeError):
+                response.raw.shutdown()
             response.close()
