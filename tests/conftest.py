@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mlctl import redact
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# CI explores the same examples on every run, so a landing never hinges on a lucky draw;
+# developers' runs keep drawing new ones (and hypothesis keeps what failed in .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Fixture plugins of the simulators and other shared helpers; each area adds its own line.
 pytest_plugins: list[str] = [

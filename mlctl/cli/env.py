@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlctl.cli.main import state
+from mlctl.cli.namespaced import namespace_option as _namespace
+from mlctl.cli.namespaced import namespaced_settings as _settings
+from mlctl.cli.namespaced import nomad_client as _client
 from mlctl.output import emit, emit_json, note
 
 if TYPE_CHECKING:
@@ -46,19 +49,6 @@ def env() -> None:
     """
 
 
-def _settings(ctx: click.Context, namespace: str | None) -> Settings:
-    settings: Settings = state(ctx).settings(nomad_namespace=namespace)
-    return settings
-
-
-def _client(settings: Settings) -> NomadClient:
-    from mlctl.session import nomad_client
-
-    return nomad_client(settings)
-
-
-def _namespace(func: Any) -> Any:
-    return click.option("--namespace", metavar="NS", help="Nomad namespace (overrides -n).")(func)
 
 
 # ------------------------------------------------------------------------ templates

@@ -784,13 +784,19 @@ def logs(
         follow=follow,
         tail_bytes=tail * BYTES_PER_LINE if tail else None,
     )
+    shown = 0
     try:
         if tail and not follow:
             text = b"".join(chunks).decode("utf-8", "replace")
             lines = text.splitlines(keepends=True)[-tail:]
+            shown = len(lines)
             click.echo("".join(lines), nl=False)
-            return
-        for chunk in chunks:
-            click.echo(chunk.decode("utf-8", "replace"), nl=False)
+        else:
+            for chunk in chunks:
+                shown += len(chunk)
+                click.echo(chunk.decode("utf-8", "replace"), nl=False)
     except KeyboardInterrupt:
         return  # Ctrl-C is how --follow ends
+    if not shown and not use_stderr:
+        # mlctl serve writes its access log and messages to stderr: an empty stdout is normal.
+        note(f"stdout is empty; the model server logs to stderr: mlctl logs {model} --stderr")

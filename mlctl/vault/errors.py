@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import hvac.exceptions as hvac_exc
 import requests
@@ -23,6 +24,9 @@ from mlctl.errors import (
     PermissionDenied,
     Unreachable,
 )
+
+if TYPE_CHECKING:
+    from mlctl.vault.client import Vault
 
 
 def _detail(error: hvac_exc.VaultError) -> str:
@@ -82,3 +86,14 @@ def vault_errors(action: str, address: str) -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from error
+
+
+def read_or_none(vault: Vault, api_path: str, action: str) -> dict[str, Any] | None:
+    """GET one Vault path's ``data``; None when Vault answers 404 (not configured yet)."""
+    try:
+        with vault_errors(action, vault.address):
+            answer = vault.client.adapter.get(api_path)
+    except NotFound:
+        return None
+    data: dict[str, Any] = answer["data"]
+    return data

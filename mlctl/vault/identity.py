@@ -16,7 +16,7 @@ from typing import Any
 from mlctl import redact
 from mlctl.errors import InvalidInput, NotFound
 from mlctl.vault.client import Vault
-from mlctl.vault.errors import vault_errors
+from mlctl.vault.errors import read_or_none, vault_errors
 
 BASE = "identity/oidc"
 JWKS_PATH = f"/v1/{BASE}/.well-known/keys"
@@ -50,13 +50,7 @@ class IdentityToken:
 
 
 def _read(vault: Vault, path: str, action: str) -> dict[str, Any] | None:
-    try:
-        with vault_errors(action, vault.address):
-            answer = vault.client.adapter.get(f"/v1/{BASE}/{path}")
-    except NotFound:
-        return None
-    data: dict[str, Any] = answer["data"]
-    return data
+    return read_or_none(vault, f"/v1/{BASE}/{path}", action)
 
 
 def read_key(vault: Vault, name: str) -> SigningKey | None:

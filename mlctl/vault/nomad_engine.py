@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlctl import redact
-from mlctl.errors import NotFound
 from mlctl.vault.client import Vault
-from mlctl.vault.errors import vault_errors
+from mlctl.vault.errors import read_or_none, vault_errors
 
 MOUNT = "nomad"
 
@@ -35,13 +34,7 @@ class NomadCreds:
 
 
 def _read(vault: Vault, path: str, action: str) -> dict[str, Any] | None:
-    try:
-        with vault_errors(action, vault.address):
-            answer = vault.client.adapter.get(f"/v1/{MOUNT}/{path}")
-    except NotFound:
-        return None
-    data: dict[str, Any] = answer["data"]
-    return data
+    return read_or_none(vault, f"/v1/{MOUNT}/{path}", action)
 
 
 def read_access(vault: Vault) -> dict[str, Any] | None:

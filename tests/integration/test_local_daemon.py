@@ -145,6 +145,8 @@ def test_deploy_predict_scale_roll_back_logs_and_the_front_door(runtime, tmp_pat
 
     logs = mlctl("logs", "iris", "--stderr")
     assert logs.status == 0 and "serving iris 1.0.0" in logs.stdout
+    quiet = mlctl("logs", "iris")  # the server writes nothing to stdout: say where to look
+    assert quiet.status == 0 and "mlctl logs iris --stderr" in quiet.stderr
     assert "serving at" in mlctl("local", "logs", "--tail", "5").stdout
 
     # a web page cannot reach the API through DNS rebinding

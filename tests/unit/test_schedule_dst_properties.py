@@ -113,8 +113,12 @@ def _collapses(rule: Weekly, around: datetime) -> bool:
     for day in (today - timedelta(days=d) for d in range(-3, 4)):
         midnight = datetime.combine(day, time())
         end = rule.end if rule.end > rule.start else rule.end + 1440
-        if not is_real(midnight + timedelta(minutes=rule.start), rule.zone) and not is_real(
-            midnight + timedelta(minutes=end), rule.zone
+        opens = midnight + timedelta(minutes=rule.start)
+        closes = midnight + timedelta(minutes=end)
+        # Both edges resolve to one instant (both in a gap, or the end exactly where the
+        # gap ends, e.g. São Paulo's 00:00-01:00 on a midnight change): cron keeps nothing.
+        if not is_real(opens, rule.zone) and resolve(opens, rule.zone) == resolve(
+            closes, rule.zone
         ):
             return True
     return False
