@@ -204,8 +204,9 @@ class AlertsScreen(BaseScreen):
                 alert,
                 note,
                 "silence",
-                f"silence alert {alert.name} for {text.strip()}: marked silenced for every "
-                f"operator until {until:%Y-%m-%d %H:%M}Z",
+                f"silence alert {alert.name} for {text.strip()}: the monitor sends no "
+                f"notification of it until {until:%Y-%m-%d %H:%M}Z (it stays listed, "
+                "marked silenced for every operator)",
             )
 
         self.app.push_screen(
