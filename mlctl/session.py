@@ -160,3 +160,52 @@ def monitor(
             state_fallback=settings.state_dir / "monitor" / "state.json",
         ),
     )
+
+
+def watch_monitor(
+    settings: Settings,
+    *,
+    judge_reachability: bool = False,
+    disconnected_alert: bool = False,
+    tokens: Any = None,
+    follower_options: Any = None,
+    event_log: Any = None,
+) -> Any:
+    """A watch-only monitor for ``settings`` (a :class:`mlctl.monitor.engine.Monitor`
+    with :class:`~mlctl.monitor.engine.WatchOptions`, not started), as ``mlctl tui``
+    runs it: the same follower, Store, prober and health rules as ``monitor()``, in
+    every namespace the token can read, and nothing that acts, notifies, publishes or
+    keeps state (the deployed monitor does that; an operator's copy would page people
+    twice with the operator's token). Its token is NOMAD_TOKEN or the cached login,
+    resolved again (and renewed) when Nomad says it expired; ``tokens`` replaces that
+    (tests). An unreadable login fails here, before anything starts."""
+    from mlctl.monitor import eventlog
+    from mlctl.monitor.config import Intervals, MonitorConfig
+    from mlctl.monitor.engine import Monitor, MonitorOptions, WatchOptions
+    from mlctl.monitor.tokens import ResolvedToken
+    from mlctl.nomad.retry import read_retry
+
+    every = settings.with_overrides(nomad_namespace="*")
+    if tokens is None:
+        renewable = settings.nomad_token is None  # a cached login, not NOMAD_TOKEN
+        tokens = ResolvedToken(lambda: resolve_nomad_token(settings), renewable)
+
+    def connect(token: str | None) -> NomadClient:
+        return connect_nomad(every, token=token, retry=read_retry(attempts=1))
+
+    connect(tokens.current())  # a bad address or CA bundle fails here, as one line
+    watch = WatchOptions(
+        judge_reachability=judge_reachability, disconnected_alert=disconnected_alert
+    )
+    return Monitor(
+        MonitorConfig(intervals=Intervals(rules=WATCH_RULES_INTERVAL)),
+        connect,
+        tokens,
+        event_log or eventlog.EventLog(None),
+        options=MonitorOptions(nomad_address=settings.nomad_addr, watch=watch),
+        follower_options=follower_options,
+    )
+
+
+#: Seconds between two passes of a watch-only monitor's rules (a screen wants them fresh).
+WATCH_RULES_INTERVAL = 2.0

@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nginx debootstrap ruby prometheus-alertmanager)
+APT_PACKAGES=(nginx debootstrap ruby prometheus-alertmanager tmux)
 
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 command -v ruby >/dev/null 2>&1 || missing+=(ruby)  # `ruby -c Vagrantfile` test
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)  # monitor
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)  # runs `mlctl tui` in a real terminal
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing Debian packages: ${APT_PACKAGES[*]}"

@@ -20,6 +20,11 @@ namespace "*" {
     path "mlctl/schedules/*" {
       capabilities = ["read", "list"]
     }
+    # Operators' notes on alerts (mlctl tui): acknowledged by whom, silenced until when;
+    # the monitor does not notify a silenced alert until its silence ends.
+    path "mlctl/alerts/notes/*" {
+      capabilities = ["read", "list"]
+    }
   }
 }
 

@@ -23,6 +23,10 @@ namespace "*" {
     path "mlctl/schedules/*" {
       capabilities = ["read", "list", "write", "destroy"]
     }
+    # Notes on alerts from mlctl tui: acknowledged by whom, silenced until when.
+    path "mlctl/alerts/notes/*" {
+      capabilities = ["read", "list", "write", "destroy"]
+    }
   }
 }
 

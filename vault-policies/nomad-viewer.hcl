@@ -18,6 +18,10 @@ namespace "*" {
     path "mlctl/schedules/*" {
       capabilities = ["read", "list"]
     }
+    # Who acknowledged or silenced an alert (mlctl tui); viewers change nothing.
+    path "mlctl/alerts/notes/*" {
+      capabilities = ["read", "list"]
+    }
   }
 }
 

@@ -19,6 +19,7 @@ ALERT_COLUMNS = {
     "model": "MODEL",
     "namespace": "NAMESPACE",
     "since": "SINCE",
+    "note": "NOTE",
     "summary": "SUMMARY",
 }
 MONITOR_NS = click.option(
@@ -52,8 +53,21 @@ def _row(alert: dict[str, Any]) -> dict[str, Any]:
         "model": labels.get("model") or labels.get("node"),
         "namespace": labels.get("namespace"),
         "since": since,
+        "note": _note(alert),
         "summary": (alert.get("annotations") or {}).get("summary"),
     }
+
+
+def _note(alert: dict[str, Any]) -> str:
+    """``silenced by ana until 2025-03-03 12:00:00Z; acked by bo`` (mlctl tui's notes)."""
+    said = []
+    silenced = alert.get("silenced") or {}
+    if silenced:
+        said.append(f"silenced by {silenced.get('by') or '?'} until {_utc(silenced.get('until'))}")
+    acknowledged = alert.get("acknowledged") or {}
+    if acknowledged:
+        said.append(f"acked by {acknowledged.get('by') or '?'}")
+    return "; ".join(said)
 
 
 @click.command()
@@ -67,7 +81,9 @@ def alerts(ctx: click.Context, show_all: bool, model: str | None, monitor_namesp
     Each alert has Alertmanager's fields: labels, annotations, startsAt, endsAt, status
     and a fingerprint (-o json shows them all). They are read from what the running
     monitor publishes to Nomad (Variable mlctl/monitor/alerts), so this works from any
-    machine that can reach the cluster.
+    machine that can reach the cluster. An alert silenced or acknowledged in mlctl tui
+    says so in NOTE (JSON: "silenced": {by, until}, "acknowledged": {by, at}); a
+    silenced alert keeps firing but is not notified until its silence ends.
 
     \b
     Examples:

@@ -41,6 +41,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "whoami": LazyCommand("mlctl.cli.auth:whoami", "Show who you are and what you may do."),
     "access": LazyCommand("mlctl.cli.access:access", "Grant models to users and applications."),
     "cluster": LazyCommand("mlctl.cli.cluster:cluster", "Provision and run the cluster."),
+    "tui": LazyCommand("mlctl_tui.cli:tui", "Open the operator's terminal UI."),
     "env": LazyCommand("mlctl.cli.env:env", "Jupyter workspaces, batch runs and apps."),
     "train": LazyCommand("mlctl.cli.train:train", "Train candidates as Nomad jobs; keep the best."),
     "local": LazyCommand("mlctl.cli.local:local", "Run a single-node runtime on this machine."),

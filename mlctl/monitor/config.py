@@ -111,6 +111,7 @@ class Intervals(_Strict):
     actions: Duration = Field(default=10.0, gt=0, description="plan automatic actions")
     publish: Duration = Field(default=5.0, gt=0, description="publish alerts and events")
     schedules: Duration = Field(default=30.0, gt=0, description="apply start/stop schedules")
+    notes: Duration = Field(default=30.0, gt=0, description="read operators' silences")
     alertmanager_resend: Duration = Field(default=60.0, gt=0)
 
 

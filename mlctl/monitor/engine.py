@@ -13,6 +13,17 @@ neither repeats what it had told nor forgets what it had still to tell.
 
 While Nomad cannot be reached the alerts are frozen as they were (stale data must not
 resolve or raise them) and a ``MonitorDisconnected`` alert fires after a minute.
+
+Silences: operators' notes on alerts (:mod:`mlctl.monitor.notes`, written by ``mlctl
+tui``) are read every ``intervals.notes`` on a reconciler thread. A silenced alert stays
+in the book, in ``mlctl alerts`` and in the TUI, but the router and Alertmanager pushes
+do not see it until its silence ends; what it was told before is remembered, so the end
+of a silence re-notifies only what the repeat interval would have.
+
+Watch-only (:class:`WatchOptions`, built by :func:`mlctl.session.watch_monitor` for
+``mlctl tui``): the same follower, Store, prober and rules, and nothing that acts on
+the world — no receivers, no actions, no reconcilers, no state loaded or saved, nothing
+published, and an event log without a file.
 """
 
 from __future__ import annotations
@@ -39,6 +50,8 @@ from mlctl.monitor.config import DEFAULT_RECEIVER, MonitorConfig
 from mlctl.monitor.eventlog import EventLog
 from mlctl.monitor.executor import Executor
 from mlctl.monitor.follower import Connect, Follower, FollowerOptions
+from mlctl.monitor.notes import NO_SILENCES, Silences
+from mlctl.monitor.notes import read_all as read_notes
 from mlctl.monitor.outbox import Outbox
 from mlctl.monitor.prober import Prober
 from mlctl.monitor.receivers import AlertmanagerPush, Email, Integration, Secrets, Slack, Webhook
@@ -66,6 +79,29 @@ PUBLISHED_EVENTS = 500
 DISCONNECTED_AFTER = 60.0
 
 
+#: Conditions a monitor outside the cluster may be unable to judge.
+REACHABILITY_ALERT = "ModelEndpointUnreachable"
+NOTES_RECONCILER = "alert-notes"
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """How a watch-only monitor (``mlctl tui``) differs in what it judges.
+
+    It never acts, notifies, publishes or keeps state, whatever these say: it runs with
+    an operator's token on an operator's machine, and the deployed monitor already does
+    all of that (a second one would page people twice and overwrite its state). Alerts
+    stay frozen while Nomad is away, as in every monitor.
+    """
+
+    judge_reachability: bool = False
+    """Judge "endpoint unreachable" from here. Off by default: an operator's laptop
+    often cannot reach the cluster's network, which says nothing about whether the
+    models answer there (the deployed monitor judges it from inside)."""
+    disconnected_alert: bool = False
+    """Raise ``MonitorDisconnected`` when Nomad is away (a TUI says so on its top line)."""
+
+
 @dataclass(frozen=True)
 class MonitorOptions:
     nomad_address: str = ""
@@ -76,6 +112,8 @@ class MonitorOptions:
     """Publish alerts and events to Nomad Variables for ``mlctl alerts``/``events``."""
     state_fallback: Path | None = None
     """A state file to use when the token may not write ``mlctl/monitor/*`` Variables."""
+    watch: WatchOptions | None = None
+    """Set: a watch-only monitor (see :class:`WatchOptions`)."""
 
 
 class Monitor:
@@ -96,6 +134,9 @@ class Monitor:
         self.clock = clock
         self.events = event_log
         self.options = options or MonitorOptions()
+        self.watch = self.options.watch
+        if self.watch is not None:
+            self.options = dataclasses.replace(self.options, publish=False)
         self.store = Store()
         stream = config.stream
         self.follower = Follower(
@@ -124,10 +165,10 @@ class Monitor:
         )
         self._session = requests.Session()
         secrets = Secrets(env or {}, self._read_secret_var)
-        self.receivers = self._integrations(secrets)
+        self.receivers = self._integrations(secrets) if self.watch is None else {}
         self.alertmanagers = [
             AlertmanagerPush(f"alertmanager:{n}", url, self._session, self.generator_url)
-            for n, url in enumerate(config.alertmanagers)
+            for n, url in enumerate(config.alertmanagers if self.watch is None else [])
         ]
         integrations: list[Integration] = [i for group in self.receivers.values() for i in group]
         integrations += self.alertmanagers
@@ -142,14 +183,21 @@ class Monitor:
         self.planner = Planner()
         self.executor = Executor(self.variables, self.client, clock, self.events.append)
         self.reconcilers = Reconcilers(self.store, clock, self.events.append)
-        self.condition_sources: list[ConditionSource] = [self._disconnected]
+        self.silences: Silences = NO_SILENCES
+        self._notes_error = ""
+        if self.watch is None:
+            self.reconcilers.add(NOTES_RECONCILER, config.intervals.notes, self._read_notes)
+        self.condition_sources: list[ConditionSource] = []
+        if self.watch is None or self.watch.disconnected_alert:
+            self.condition_sources.append(self._disconnected)
         self._recent: deque[dict[str, Any]] = deque(maxlen=PUBLISHED_EVENTS)
         self.events.add_listener(self._recent.append)
         self._settings_cache: dict[tuple[ModelKey, int], AlertsSection] = {}
         self._last_conditions: list[Condition] = []
         self._am_told: dict[str, str] = {}
         self._am_sent_at: datetime | None = None
-        self._state_loaded = False
+        self._am_silenced: dict[str, str] = {}  # fingerprint -> end of the silence told
+        self._state_loaded = self.watch is not None  # watch-only: nothing to restore
         self._dirty = False
         self._lock = threading.Lock()
         self._next: dict[str, datetime] = {}
@@ -169,6 +217,8 @@ class Monitor:
 
     def add_reconciler(self, name: str, interval_seconds: float, fn: ReconcileFn) -> Reconciler:
         """Run ``fn(snapshot, now)`` every ``interval_seconds`` (see :mod:`.reconcilers`)."""
+        if self.watch is not None:
+            raise ValueError(f"a watch-only monitor runs no reconcilers ({name})")
         return self.reconcilers.add(name, interval_seconds, fn)
 
     def add_condition_source(self, source: ConditionSource) -> None:
@@ -273,6 +323,7 @@ class Monitor:
             self.router.load(data.get("routing") or [])
             count = self.outbox.load(data.get("outbox") or [])
             self._am_told = dict(data.get("alertmanager") or {})
+            self._am_silenced = dict(data.get("alertmanager_silences") or {})
             self.events.append(
                 "monitor",
                 message=f"restored {len(self.book.alerts())} alerts and {count} undelivered "
@@ -283,12 +334,15 @@ class Monitor:
         return True
 
     def save_state(self) -> None:
+        if self.watch is not None:
+            return  # watch-only: the deployed monitor's state is not ours to write
         data = {
             "version": 1,
             "alerts": self.book.dump(),
             "routing": self.router.dump(),
             "outbox": self.outbox.dump(),
             "alertmanager": self._am_told,
+            "alertmanager_silences": self._am_silenced,
         }
         try:
             for dropped in self.state.save(data):
@@ -315,12 +369,35 @@ class Monitor:
             )
         ]
 
+    def _read_notes(self, _snapshot: Snapshot, _now: datetime) -> None:
+        """Reconciler: the operators' notes now in Nomad (kept as they were on failure)."""
+        try:
+            notes = read_notes(self.client())
+        except MlctlError as error:
+            problem = error.one_line()
+            if problem != self._notes_error:  # say it once, not every interval
+                self.events.append(
+                    "monitor", message=f"cannot read alert notes (silences): {problem}"
+                )
+            self._notes_error = problem
+            return
+        if self._notes_error:
+            self.events.append("monitor", message="alert notes (silences) readable again")
+        self._notes_error = ""
+        self.silences = Silences.of(notes)
+
+    def _judges_reachability(self) -> bool:
+        return self.watch is None or self.watch.judge_reachability
+
     def conditions(self, snapshot: Snapshot, now: datetime) -> list[Condition]:
         extra = [c for source in self.condition_sources for c in source(snapshot, now)]
         if not snapshot.connected:
             return self._last_conditions + extra  # frozen: stale data decides nothing
         ctx = Context(snapshot, now, self.rules_for, self._labels_for)
-        self._last_conditions = evaluate(ctx)
+        found = evaluate(ctx)
+        if not self._judges_reachability():
+            found = [c for c in found if c.alertname != REACHABILITY_ALERT]
+        self._last_conditions = found
         return self._last_conditions + extra
 
     def evaluate(self, now: datetime) -> list[Transition]:
@@ -352,6 +429,36 @@ class Monitor:
                 count += 1
         return count
 
+    def _silence_alertmanager(self, alerts: list[Alert], now: datetime) -> int:
+        """Tell Alertmanager about silences that began, changed or were lifted early.
+
+        Queued before the alerts themselves on the same integration, so Alertmanager
+        has the silence before it could notify the alert."""
+        if not self.alertmanagers:
+            return 0
+        told = 0
+        wanted: dict[str, str] = {}
+        for alert in alerts:
+            note = self.silences.note_for(alert)
+            fp = alert.fingerprint
+            if note is not None and note.silenced_until is not None and note.silenced(now):
+                wanted[fp] = note.silenced_until.isoformat()
+            if self._am_silenced.get(fp) == wanted.get(fp):
+                continue
+            name = alert.labels.get("alertname", "")
+            for push in self.alertmanagers:
+                if fp in self._am_silenced:  # changed or lifted early: expire the old one
+                    self.outbox.submit(push.id, push.render_unsilence(alert),
+                                       f"lift the silence of {name}", hold=True)  # fmt: skip
+                if note is not None and note.silenced_until is not None and fp in wanted:
+                    body = push.render_silence(
+                        alert, now, note.silenced_until, note.silenced_by, note.comment
+                    )
+                    self.outbox.submit(push.id, body, f"silence {name}", hold=True)
+            told += 1
+        self._am_silenced = wanted
+        return told
+
     def _push_alertmanager(self, alerts: list[Alert], now: datetime) -> int:
         if not self.alertmanagers:
             return 0
@@ -382,8 +489,12 @@ class Monitor:
             return False
         now = self.clock()
         transitions = self.evaluate(now)
+        if self.watch is not None:
+            self.store.publish()
+            return True  # watch-only: nothing is routed, saved, done or published
         alerts = self.book.alerts()
-        submitted = self._submit(self.router.process(alerts, now))
+        submitted = self._submit(self.router.process(self.silences.unsilenced(alerts, now), now))
+        submitted += self._silence_alertmanager(alerts, now)
         submitted += self._push_alertmanager(alerts, now)
         with self._lock:
             dirty = self._dirty
@@ -428,8 +539,9 @@ class Monitor:
 
     def publish(self) -> None:
         """Write alerts and recent events where ``mlctl alerts``/``events`` read them."""
-        now = self.clock().isoformat()
-        alerts = alerts_item([a.to_dict() for a in self.book.alerts()])
+        moment = self.clock()
+        now = moment.isoformat()
+        alerts = alerts_item([self.silences.annotate(a, moment) for a in self.book.alerts()])
         events = events_item(list(self._recent))
         for path, item, value in ((ALERTS_PATH, "alerts", alerts), (EVENTS_PATH, "events", events)):
             if self._published.get(path) == value:
@@ -485,7 +597,7 @@ class Monitor:
         self.follower.close()
         for thread in self._threads:
             thread.join(timeout=timeout)
-        if self._state_loaded:
+        if self._state_loaded and self.watch is None:
             self.save_state()
             if self.options.publish:
                 self.publish()

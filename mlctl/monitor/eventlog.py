@@ -64,7 +64,7 @@ class EventLog:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | None,
         clock: Clock = utc_now,
         max_bytes: int = DEFAULT_MAX_BYTES,
         backups: int = DEFAULT_BACKUPS,
@@ -76,7 +76,8 @@ class EventLog:
         self.backups = backups
         self._listeners = list(listeners)
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path is not None:  # None: records go to the listeners only (a watch-only monitor)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
         """Also hand every appended record to ``listener`` (the live log, publication)."""
@@ -89,28 +90,32 @@ class EventLog:
         line = encode(record) + "\n"
         data = line.encode("utf-8")
         with self._lock:
-            if self.path.exists() and self.path.stat().st_size + len(data) > self.max_bytes:
-                self._rotate()
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+            if self.path is not None:
+                self._write(self.path, data)
             listeners = list(self._listeners)
         published: dict[str, Any] = json.loads(line)
         for listener in listeners:
             listener(published)
         return published
 
-    def _rotate(self) -> None:
+    def _write(self, path: Path, data: bytes) -> None:
+        if path.exists() and path.stat().st_size + len(data) > self.max_bytes:
+            self._rotate(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    def _rotate(self, path: Path) -> None:
         for n in range(self.backups - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{n}")
+            older = path.with_name(f"{path.name}.{n}")
             if older.exists():
-                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+                older.replace(path.with_name(f"{path.name}.{n + 1}"))
         if self.backups > 0:
-            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+            path.replace(path.with_name(f"{path.name}.1"))
         else:
-            self.path.unlink()
+            path.unlink()
 
 
 # ---------------------------------------------------------------------- reading

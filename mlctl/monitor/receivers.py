@@ -15,10 +15,11 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -199,7 +200,10 @@ class Email:
 
 class AlertmanagerPush:
     """Pushes alerts themselves to Alertmanager's ``POST /api/v2/alerts``; Alertmanager
-    then groups and routes them with the team's own configuration."""
+    then groups and routes them with the team's own configuration. An operator's silence
+    (``mlctl tui``) becomes an Alertmanager silence (``POST /api/v2/silences``) matching
+    exactly the alert's labels, so Alertmanager keeps the alert active but quiet, as its
+    own silences do, rather than resolving an alert it stopped hearing about."""
 
     def __init__(
         self,
@@ -211,6 +215,8 @@ class AlertmanagerPush:
         self.id = ident
         self.description = f"alertmanager {safe_url(url)}"
         self._url = url.rstrip("/") + "/api/v2/alerts"
+        self._base = url.rstrip("/")
+        self._silences_url = self._base + "/api/v2/silences"
         self._session = session
         self._generator = generator_url
 
@@ -220,5 +226,57 @@ class AlertmanagerPush:
     def render(self, notification: Notification) -> JSON:
         return self.render_alerts(list(notification.alerts))
 
+    @staticmethod
+    def render_silence(
+        alert: Alert, starts: datetime, ends: datetime, by: str, comment: str
+    ) -> JSON:
+        """Alertmanager's PostableSilence for exactly this alert, from ``starts`` to ``ends``."""
+        matchers = [
+            {"name": name, "value": value, "isRegex": False, "isEqual": True}
+            for name, value in sorted(alert.labels.items())
+        ]
+        return {
+            "silence": {
+                "matchers": matchers,
+                "startsAt": payloads.rfc3339(starts),
+                "endsAt": payloads.rfc3339(ends),
+                "createdBy": by or "mlctl",
+                "comment": f"{comment or 'silenced in mlctl tui'} {_silence_mark(alert)}",
+            }
+        }
+
+    @staticmethod
+    def render_unsilence(alert: Alert) -> JSON:
+        """Expire the silences this monitor created for ``alert`` (found by their mark)."""
+        return {"unsilence": {"mark": _silence_mark(alert)}}
+
     def deliver(self, payload: JSON) -> None:
-        post_json(self._session, self._url, payload["alerts"], {})
+        if "silence" in payload:
+            post_json(self._session, self._silences_url, payload["silence"], {})
+        elif "unsilence" in payload:
+            self._expire_silences(str(payload["unsilence"]["mark"]))
+        else:
+            post_json(self._session, self._url, payload["alerts"], {})
+
+    def _expire_silences(self, mark: str) -> None:
+        listed = self._call("GET", self._silences_url).json()
+        for silence in listed if isinstance(listed, list) else []:
+            state = (silence.get("status") or {}).get("state")
+            if state != "expired" and str(silence.get("comment", "")).endswith(mark):
+                ident = quote(str(silence.get("id", "")), safe="")
+                self._call("DELETE", f"{self._base}/api/v2/silence/{ident}")
+
+    def _call(self, method: str, url: str) -> requests.Response:
+        try:
+            answer = self._session.request(method, url, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            raise DeliveryFailed(f"cannot reach {safe_url(url)}: {type(error).__name__}") from None
+        if answer.status_code >= 300 and not (method == "DELETE" and answer.status_code == 404):
+            text = " ".join(answer.text.split())[:200]
+            raise DeliveryFailed(f"{safe_url(url)} answered HTTP {answer.status_code}: {text}")
+        return answer
+
+
+def _silence_mark(alert: Alert) -> str:
+    """The end of the comment of every silence the monitor creates for ``alert``."""
+    return f"[mlctl alert {alert.fingerprint}]"

@@ -65,3 +65,28 @@ class MintedToken:
     @property
     def renewable(self) -> bool:
         return True
+
+
+class ResolvedToken:
+    """A token ``resolve()`` finds (``NOMAD_TOKEN``, else a cached ``mlctl login``, renewed
+    on the way when due), resolved at once — so a bad login fails before anything
+    starts — and again on every refresh; thread-safe. ``None``: Nomad's ACLs are off."""
+
+    def __init__(self, resolve: Callable[[], str | None], renewable: bool) -> None:
+        self._resolve = resolve
+        self._renewable = renewable
+        self._lock = threading.Lock()
+        self._token = resolve()
+
+    def current(self) -> str | None:
+        with self._lock:
+            return self._token
+
+    def refresh(self) -> str | None:
+        with self._lock:
+            self._token = self._resolve()
+            return self._token
+
+    @property
+    def renewable(self) -> bool:
+        return self._renewable

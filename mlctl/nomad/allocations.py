@@ -1,11 +1,11 @@
-"""Allocations: read one in full, restart one in place."""
+"""Allocations: read one in full, restart one in place, stop one (Nomad replaces it)."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
 from mlctl.nomad.transport import Transport
-from mlctl.nomad.types import Allocation
+from mlctl.nomad.types import Allocation, WriteResponse
 
 
 class Allocations:
@@ -30,3 +30,8 @@ class Allocations:
     def restart(self, alloc_id: str) -> None:
         """Restart every task of the allocation on its node (no rescheduling)."""
         self._t.request("post", "client", "allocation", alloc_id, "restart", json={})
+
+    def stop(self, alloc_id: str) -> WriteResponse:
+        """``POST /v1/allocation/:id/stop``: stop this one instance; its job's scheduler
+        places a replacement (the seeds' "kill a single service instance")."""
+        return cast(WriteResponse, self._t.json("post", "allocation", alloc_id, "stop", json={}))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
+import requests
+
 from mlctl.nomad.transport import Transport
 
 LogType = Literal["stdout", "stderr"]
@@ -30,6 +32,21 @@ class Logs:
         ``tail_bytes`` starts that many bytes before the end (``origin=end``), which is
         how Nomad's own CLI implements ``-tail``.
         """
+        response = self.open(alloc_id, task, log_type, follow=follow, tail_bytes=tail_bytes)
+        with response, self._t.mapped():
+            yield from response.iter_content(chunk_size=None)
+
+    def open(
+        self,
+        alloc_id: str,
+        task: str,
+        log_type: LogType = "stdout",
+        *,
+        follow: bool = False,
+        tail_bytes: int | None = None,
+    ) -> requests.Response:
+        """The streaming response itself, for callers that must end a follow from another
+        thread (``response.raw.shutdown()`` interrupts a blocked read)."""
         params: dict[str, str | int] = {
             "task": task,
             "type": log_type,
@@ -38,7 +55,7 @@ class Logs:
         }
         if tail_bytes is not None:
             params.update(origin="end", offset=tail_bytes)
-        response = self._t.request(
+        return self._t.request(
             "get",
             "client",
             "fs",
@@ -46,7 +63,7 @@ class Logs:
             alloc_id,
             params=params,
             stream=True,
-            timeout=None if follow else self._t.timeout,
+            # Following: connecting may time out, waiting for the next line never does
+            # (a quiet task writes nothing for hours, and plain logs carry no heartbeat).
+            timeout=(self._t.timeout, None) if follow else self._t.timeout,  # type: ignore[arg-type]
         )
-        with response, self._t.mapped():
-            yield from response.iter_content(chunk_size=None)

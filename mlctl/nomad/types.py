@@ -253,6 +253,8 @@ class Allocation(TypedDict, total=False):
     TaskStates: dict[str, TaskState] | None
     DeploymentStatus: AllocDeploymentStatus | None
     AllocatedResources: dict[str, Any] | None
+    PreviousAllocation: str  #: the allocation this one replaced in its slot ("" if none)
+    NextAllocation: str
     CreateTime: int
     ModifyIndex: int
 

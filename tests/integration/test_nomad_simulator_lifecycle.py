@@ -190,3 +190,11 @@ def test_restart_and_stop_allocation(client: Any) -> None:
         lambda: sum(a["ClientStatus"] == "running" for a in client.job.get_allocations("web")) == 2,
         "the stopped allocation to be replaced",
     )
+    # As in Nomad, the replacement of a migrated allocation names it, and it names its
+    # replacement (what `mlctl tui` shows as the slot's previous instance).
+    (replacement,) = [
+        a for a in client.job.get_allocations("web") if a["Name"] == alloc["Name"]
+        and a["ID"] != alloc["ID"]
+    ]  # fmt: skip
+    assert client.allocation.get_allocation(replacement["ID"])["PreviousAllocation"] == alloc["ID"]
+    assert client.allocation.get_allocation(alloc["ID"])["NextAllocation"] == replacement["ID"]

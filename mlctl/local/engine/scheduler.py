@@ -207,6 +207,21 @@ class Reconciler:
         """Allocation indexes not in use, lowest first (lazily: most passes need none)."""
         return (i for i in itertools.count() if i not in taken)
 
+    def _migrated(self, group_name: str, index: int) -> Alloc | None:
+        """The stopped allocation of this slot that was to migrate (``alloc stop``, a
+        node drain) and has no replacement yet: as in Nomad, its replacement names it in
+        ``PreviousAllocation``."""
+        for alloc in self.cluster.job_allocs(self.key):
+            if (
+                alloc.task_group == group_name
+                and alloc.index == index
+                and alloc.desired_status != "run"
+                and alloc.desired_transition.get("Migrate")
+                and not alloc.next_allocation
+            ):
+                return alloc
+        return None
+
     # ------------------------------------------------------------------ per group
 
     def _group(self, group: JSON, allocs: list[Alloc]) -> GroupOutcome:
@@ -280,7 +295,8 @@ class Reconciler:
         taken = {a.index for a in current} | {a.index for a in outdated}
         free = iter(self._free_indexes(taken))
         for _ in range(max(0, missing)):
-            self._place(group, next(free), out, dep)
+            index = next(free)
+            self._place(group, index, out, dep, previous=self._migrated(group["Name"], index))
 
         if not outdated:
             out.ignore = len(current) - out.inplace

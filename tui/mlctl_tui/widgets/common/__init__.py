@@ -1,0 +1,1 @@
+"""Widgets every screen uses: the row table, the connection bar, the filter bar."""
