@@ -20,7 +20,7 @@ from mlctl_tui.core.alerts import (
 )
 from mlctl_tui.core.feed import FEED_COLUMNS, feed_rows
 from mlctl_tui.core.table import RowFilter, TableView
-from mlctl_tui.screens.base import BaseScreen
+from mlctl_tui.screens.base import FilteredScreen
 from mlctl_tui.services.actions import Prepared
 from mlctl_tui.state import View
 from mlctl_tui.widgets.common.filter_bar import FilterBar
@@ -29,7 +29,7 @@ from mlctl_tui.widgets.common.row_table import RowTable
 SEVERITY_CYCLE = (None, "critical", "warning", "info")
 
 
-class AlertsScreen(BaseScreen):
+class AlertsScreen(FilteredScreen):
     PURPOSE = (
         "Alerts the health rules raise (firing first, worst first) and a live feed of what "
         "happened: allocations placed, failed or restarted, deployments, nodes, alerts, and "
@@ -127,17 +127,10 @@ class AlertsScreen(BaseScreen):
         note = self.mlctl.view.notes.get(alert.fingerprint) if alert else None
         self.query_one("#alert-detail", Static).update(describe(alert, note) if alert else "")
 
-    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
-        self.row_filter = event.row_filter
-        self.render_view(self.mlctl.view)
-
-    def on_filter_bar_done(self, _event: FilterBar.Done) -> None:
-        self.table.focus()
+    def apply_row_filter(self, row_filter: RowFilter) -> None:
+        self.row_filter = row_filter
 
     # ------------------------------------------------------------------ actions
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
 
     def action_severity(self) -> None:
         index = SEVERITY_CYCLE.index(self.severity)

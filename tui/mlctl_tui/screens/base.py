@@ -11,9 +11,12 @@ from textual.widgets import Footer
 
 from mlctl_tui.state import View
 from mlctl_tui.widgets.common.connection_bar import ConnectionBar
+from mlctl_tui.widgets.common.filter_bar import FilterBar
 
 if TYPE_CHECKING:
     from mlctl_tui.app import MlctlApp
+    from mlctl_tui.core.table import RowFilter
+    from mlctl_tui.widgets.common.row_table import RowTable
 
 
 class BaseScreen(Screen[None]):
@@ -58,3 +61,26 @@ class BaseScreen(Screen[None]):
 
     def allows(self, action: str, namespace: str = "default", **names: str) -> bool:
         return self.mlctl.view.abilities.allows(action, namespace, **names)
+
+
+class FilteredScreen(BaseScreen):
+    """A full screen whose main table has a `/` filter bar (Models, Nodes, Schedules,
+    Alerts): typing re-filters at once; Enter or Escape returns to the table."""
+
+    @property
+    def table(self) -> RowTable:
+        raise NotImplementedError
+
+    def apply_row_filter(self, row_filter: RowFilter) -> None:
+        """Keep ``row_filter`` for the next render; screens say where they keep it."""
+        raise NotImplementedError
+
+    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+        self.apply_row_filter(event.row_filter)
+        self.render_view(self.mlctl.view)
+
+    def on_filter_bar_done(self, _event: FilterBar.Done) -> None:
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()

@@ -8,9 +8,9 @@ from textual.widgets import Static
 
 from mlctl.monitor.views import ModelKey, ModelView
 from mlctl_tui.core.models import COLUMNS, ModelRows, health_counts
-from mlctl_tui.core.table import TableView
+from mlctl_tui.core.table import RowFilter, TableView
 from mlctl_tui.screens import model_actions as act
-from mlctl_tui.screens.base import BaseScreen
+from mlctl_tui.screens.base import FilteredScreen
 from mlctl_tui.state import View
 from mlctl_tui.widgets.common.filter_bar import FilterBar
 from mlctl_tui.widgets.common.row_table import RowTable
@@ -21,7 +21,7 @@ def parse_key(key: str) -> ModelKey:
     return (namespace, job)
 
 
-class ModelsScreen(BaseScreen):
+class ModelsScreen(FilteredScreen):
     PURPOSE = (
         "Every model mlctl deployed: desired/running/healthy replicas, GPUs in use, the "
         "schedule's state and next start or stop, request rate, p99 latency, error rate and "
@@ -130,17 +130,10 @@ class ModelsScreen(BaseScreen):
         self.table_view.sort_by(event.column)
         self.render_view(self.mlctl.view)
 
-    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
-        self.table_view.row_filter = event.row_filter
-        self.render_view(self.mlctl.view)
-
-    def on_filter_bar_done(self, _event: FilterBar.Done) -> None:
-        self.table.focus()
+    def apply_row_filter(self, row_filter: RowFilter) -> None:
+        self.table_view.row_filter = row_filter
 
     # ------------------------------------------------------------------ actions
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
 
     def action_namespace(self) -> None:
         from mlctl_tui.screens.modals import ChoiceModal

@@ -9,15 +9,15 @@ from textual.widgets import Static
 from mlctl.monitor.views import NodeView
 from mlctl_tui.core import nodes as logic
 from mlctl_tui.core import plans
-from mlctl_tui.core.table import TableView
-from mlctl_tui.screens.base import BaseScreen
+from mlctl_tui.core.table import RowFilter, TableView
+from mlctl_tui.screens.base import FilteredScreen
 from mlctl_tui.services.actions import Prepared
 from mlctl_tui.state import View
 from mlctl_tui.widgets.common.filter_bar import FilterBar
 from mlctl_tui.widgets.common.row_table import RowTable
 
 
-class NodesScreen(BaseScreen):
+class NodesScreen(FilteredScreen):
     PURPOSE = (
         "Client nodes: status, scheduling eligibility, drain, node pool and class, CPU and "
         "memory allocated of total, GPUs in use, live allocations. Below, the GPUs of the "
@@ -95,15 +95,8 @@ class NodesScreen(BaseScreen):
             self.table_view.sort_by(event.column)
             self.render_view(self.mlctl.view)
 
-    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
-        self.table_view.row_filter = event.row_filter
-        self.render_view(self.mlctl.view)
-
-    def on_filter_bar_done(self, _event: FilterBar.Done) -> None:
-        self.table.focus()
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
+    def apply_row_filter(self, row_filter: RowFilter) -> None:
+        self.table_view.row_filter = row_filter
 
     def action_sort(self) -> None:
         self.table_view.cycle_sort()

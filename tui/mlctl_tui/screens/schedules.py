@@ -21,8 +21,8 @@ from mlctl_tui.core.schedules import (
     transition_lines,
     window_rows,
 )
-from mlctl_tui.core.table import TableView
-from mlctl_tui.screens.base import BaseScreen
+from mlctl_tui.core.table import RowFilter, TableView
+from mlctl_tui.screens.base import FilteredScreen
 from mlctl_tui.screens.models import parse_key
 from mlctl_tui.screens.schedule_form import FormContext, ScheduleForm
 from mlctl_tui.services.actions import Prepared
@@ -31,7 +31,7 @@ from mlctl_tui.widgets.common.filter_bar import FilterBar
 from mlctl_tui.widgets.common.row_table import RowTable
 
 
-class SchedulesScreen(BaseScreen):
+class SchedulesScreen(FilteredScreen):
     PURPOSE = (
         "Start/stop schedules: each model's windows, what the schedule wants now (or a "
         "manual override, or paused) and its next start and stop, in the schedule's zone and "
@@ -141,17 +141,10 @@ class SchedulesScreen(BaseScreen):
             self._render_windows(self.mlctl.view)
             self.refresh_bindings()
 
-    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
-        self.table_view.row_filter = event.row_filter
-        self.render_view(self.mlctl.view)
-
-    def on_filter_bar_done(self, _event: FilterBar.Done) -> None:
-        self.table.focus()
+    def apply_row_filter(self, row_filter: RowFilter) -> None:
+        self.table_view.row_filter = row_filter
 
     # ------------------------------------------------------------------ actions
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open()
 
     def action_reload(self) -> None:
         self.mlctl.load_schedules()
