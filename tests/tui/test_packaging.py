@@ -4,13 +4,13 @@ the wheel, with its stylesheet; ``mlctl tui`` finds it in both."""
 from __future__ import annotations
 
 import os
-import site
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.wheel_install import build_wheel, venv_with_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,21 +24,9 @@ def test_the_editable_install_imports_the_checkout():
     assert (package / MlctlApp.CSS_PATH).is_file()
 
 
-def _site_dirs() -> list[str]:
-    dirs = [*site.getsitepackages(), site.getusersitepackages()]
-    return [d for d in dict.fromkeys(dirs) if Path(d).is_dir() and Path(d) != REPO]
-
-
 @pytest.mark.slow
 def test_the_wheel_ships_the_tui_and_mlctl_tui_runs_from_it(tmp_path: Path) -> None:
-    wheels = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (wheel,) = wheels.glob("mlctl-*.whl")
+    wheel = build_wheel(tmp_path / "dist")
     names = set(zipfile.ZipFile(wheel).namelist())
     for shipped in (
         "mlctl_tui/app.tcss",
@@ -51,31 +39,7 @@ def test_the_wheel_ships_the_tui_and_mlctl_tui_runs_from_it(tmp_path: Path) -> N
     assert not any(n.startswith(("tui/", "tests/")) for n in names)
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    python = venv / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # Dependencies come from this environment (offline); mlctl itself from the wheel only.
-    (Path(purelib) / "outer-environment.pth").write_text("\n".join(_site_dirs()) + "\n")
-    subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-index",
-            "--force-reinstall",
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    python = venv_with_wheel(venv, wheel)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLCTL_", "PYTHONPATH"))}
