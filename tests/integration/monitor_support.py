@@ -105,8 +105,12 @@ def register_model(
     **timing: str,  # min_healthy, restart_delay
 ) -> dict[str, Any]:
     """Parse and register a model job like ``mlctl deploy`` would; returns the job JSON."""
+    return register_hcl(handle, model_hcl(name, count, namespace, alerts, **timing), namespace)
+
+
+def register_hcl(handle: NomadHandle, hcl: str, namespace: str = "default") -> dict[str, Any]:
+    """Parse ``hcl`` with the cluster and register it, as the management token."""
     token = handle.management_token
-    hcl = model_hcl(name, count, namespace, alerts, **timing)
     parsed = requests.post(
         f"{handle.address}/v1/jobs/parse",
         json={"JobHCL": hcl, "Canonicalize": True},

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 
 from mlctl.local.engine.topology import default_cluster
-from tests.integration.monitor_support import headers, model_hcl
+from tests.integration.monitor_support import model_hcl, register_hcl
 from tests.simulators.nomad.fixtures import NomadHandle, SimFactory
 
 
@@ -29,24 +28,7 @@ def register(
         hcl = hcl.replace("mlctl/runtime:0.1.0-cpu", f"mlctl/runtime:{version}-cpu")
     if canary:
         hcl = hcl.replace("max_parallel     = 1", f"max_parallel     = 1\n      canary = {canary}")
-    token = handle.management_token
-    parsed = requests.post(
-        f"{handle.address}/v1/jobs/parse",
-        json={"JobHCL": hcl, "Canonicalize": True},
-        headers=headers(token),
-        timeout=10,
-    )
-    parsed.raise_for_status()
-    job = parsed.json()
-    answer = requests.post(
-        f"{handle.address}/v1/jobs",
-        params={"namespace": namespace},
-        json={"Job": job},
-        headers=headers(token),
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return dict(job)
+    return register_hcl(handle, hcl, namespace)
 
 
 @pytest.fixture
