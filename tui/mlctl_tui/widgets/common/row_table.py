@@ -75,39 +75,37 @@ class RowTable(ScrollView, can_focus=True):
         Binding("enter", "open", "Open", show=False),
     ]
 
-    class Highlighted(Message):
+    class _TableMessage(Message):
+        """A message about this table; ``control`` lets handlers use ``@on(..., "#id")``."""
+
+        def __init__(self, table: RowTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> RowTable:
+            return self.table
+
+    class Highlighted(_TableMessage):
         """The cursor moved to another row."""
 
         def __init__(self, table: RowTable, key: str | None) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.key = key
 
-        @property
-        def control(self) -> RowTable:
-            return self.table
-
-    class Activated(Message):
+    class Activated(_TableMessage):
         """Enter (or a double click) on a row."""
 
         def __init__(self, table: RowTable, key: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.key = key
 
-        @property
-        def control(self) -> RowTable:
-            return self.table
+    class HeaderClicked(_TableMessage):
+        """A click on a column header (sort by it)."""
 
-    class HeaderClicked(Message):
         def __init__(self, table: RowTable, column: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.column = column
-
-        @property
-        def control(self) -> RowTable:
-            return self.table
 
     def __init__(
         self,
