@@ -180,15 +180,23 @@ def _credential_mode(choice: str, settings: Settings) -> str:
 
 def _store_monitor_token(client: NomadClient, settings: Settings, job: MonitorJob) -> None:
     from mlctl.access.monitor_token import ensure_monitor_token
+    from mlctl.errors import PermissionDenied
     from mlctl.monitor.deploy import credentials_variable_path
     from mlctl.session import nomad_client_with_token
 
-    stored = ensure_monitor_token(
-        client,
-        lambda token: nomad_client_with_token(settings, token),
-        credentials_variable_path(job.job_id),
-        job.namespace,
-    )
+    try:
+        stored = ensure_monitor_token(
+            client,
+            lambda token: nomad_client_with_token(settings, token),
+            credentials_variable_path(job.job_id),
+            job.namespace,
+        )
+    except PermissionDenied as error:
+        raise PermissionDenied(
+            f"cannot make the monitor's Nomad token: {error.message}",
+            hint="this needs a Nomad management token (NOMAD_TOKEN); or give the monitor an "
+            "AppRole: mlctl vault monitor-credentials, then --credentials approle",
+        ) from error
     if stored.policy is None:
         note("mlctl monitor: this Nomad runs without ACLs; the monitor needs no token")
     elif stored.created:

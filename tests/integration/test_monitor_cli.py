@@ -11,10 +11,11 @@ import pytest
 import requests
 
 from mlctl.errors import ExitStatus
+from mlctl.local.engine.topology import default_cluster
 from mlctl.settings import Settings
 from tests.cli_runner import run_cli
 from tests.integration.monitor_support import headers
-from tests.simulators.nomad.fixtures import NomadHandle
+from tests.simulators.nomad.fixtures import NomadHandle, SimFactory
 
 CONFIG = """
 state_namespace: default
@@ -83,6 +84,8 @@ def test_deploy_registers_the_monitor_and_watches_it_become_healthy(
     assert result.status == 0, result.stderr
     outcome = json.loads(result.stdout)
     assert (outcome["job_id"], outcome["outcome"]) == ("mlctl-monitor", "successful")
+    if not nomad_cluster.management_token:  # no Vault, no ACLs: the monitor needs no token
+        assert "runs without ACLs; the monitor needs no token" in result.stderr
 
 
 def test_a_bad_config_is_one_clear_line(tmp_path: Path) -> None:
@@ -150,3 +153,36 @@ def test_monitor_credentials_are_handed_over_unseen_and_work(
         timeout=10,
     ) as stream:
         assert stream.status_code == 200
+
+
+def test_with_acls_deploy_makes_the_token_and_a_lesser_token_is_told_what_is_needed(
+    nomad_sim_factory: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = nomad_sim_factory(nodes=default_cluster(), acl=True)
+    management = headers(cluster.management_token)
+    monkeypatch.setenv("NOMAD_ADDR", cluster.address)
+    monkeypatch.delenv("VAULT_ADDR", raising=False)
+    monkeypatch.setenv("NOMAD_TOKEN", str(cluster.management_token))
+    made = run_cli(["monitor", "deploy", "--detach"])
+    assert made.status == 0, made.stderr
+    assert "created a Nomad token with policy mlctl-monitor" in made.stderr
+    stored = requests.get(
+        f"{cluster.address}/v1/var/nomad/jobs/mlctl-monitor", headers=management, timeout=10
+    ).json()["Items"]["nomad_token"]
+    own = requests.get(
+        f"{cluster.address}/v1/acl/token/self", headers=headers(stored), timeout=10
+    ).json()
+    assert own["Policies"] == ["mlctl-monitor"] and own["Name"] == "mlctl-monitor@default"
+    assert stored not in made.stdout + made.stderr
+
+    lesser = requests.post(
+        f"{cluster.address}/v1/acl/token",
+        json={"Name": "operator", "Type": "client", "Policies": ["mlctl-monitor"]},
+        headers=management,
+        timeout=10,
+    )
+    monkeypatch.setenv("NOMAD_TOKEN", lesser.json()["SecretID"])
+    refused = run_cli(["monitor", "deploy", "--detach"])
+    assert refused.status == int(ExitStatus.PERMISSION), refused.stderr
+    assert "cannot make the monitor's Nomad token" in refused.stderr
+    assert "management token" in refused.stderr and "Traceback" not in refused.stderr
