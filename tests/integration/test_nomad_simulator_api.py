@@ -100,6 +100,30 @@ def test_acl_bootstrap_only_once_and_bad_policy(acl_cluster: NomadHandle) -> Non
     assert bad.status_code == 400 and "invalid namespace policy" in bad.text
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/acl/policy/ops"),
+        ("GET", "/v1/acl/policies"),
+        ("POST", "/v1/acl/token"),
+        ("GET", "/v1/acl/tokens"),
+        ("GET", "/v1/acl/token/self"),
+        ("GET", "/v1/acl/roles"),
+        ("GET", "/v1/acl/auth-methods"),
+        ("POST", "/v1/acl/bootstrap"),
+    ],
+)
+def test_without_acls_every_acl_endpoint_says_so(
+    nomad_cluster: NomadHandle, method: str, path: str
+) -> None:
+    """As Nomad's ACL RPCs do when the agent runs without ACLs (`nomad agent -dev`)."""
+    body = {"Name": "ops", "Rules": 'namespace "default" { policy = "read" }'}
+    answer = requests.request(
+        method, f"{nomad_cluster.address}{path}", json=body if method == "POST" else None, timeout=5
+    )
+    assert (answer.status_code, answer.text.strip()) == (400, "ACL support disabled")
+
+
 def test_blocking_query_returns_when_the_index_moves(nomad_cluster: NomadHandle) -> None:
     url = f"{nomad_cluster.address}/v1/jobs"
     first = requests.get(url, timeout=5)

@@ -301,8 +301,6 @@ class AclAuth:
 
     def check_login_request(self, body: JSON) -> JSON:
         """The auth method a login names, after validating the request (under the lock)."""
-        if not self.acls.enabled:
-            raise ApiError(400, "ACL support disabled")
         problems = []
         if not body.get("AuthMethodName"):
             problems.append("missing auth method name")

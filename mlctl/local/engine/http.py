@@ -189,6 +189,10 @@ class Router:
         region = req.q("region")
         if region and region != req.sim.cluster.region:
             raise ApiError(500, "No path to region")
+        if req.path.startswith("/v1/acl/") and not req.sim.acls.enabled:
+            # Nomad's ACL endpoints (policies, tokens, roles, auth methods, bootstrap, login)
+            # all answer this (aclDisabled, coded 400) when the agent runs without ACLs.
+            raise ApiError(400, "ACL support disabled")
         with store.lock:
             req.grant = req.sim.acls.resolve(req.token)
             if route.guard is not None:
