@@ -222,3 +222,44 @@ def test_variables_crud_with_cas_and_acl(acl_cluster: NomadHandle) -> None:
         timeout=5,
     )
     assert outside.status_code == 403
+
+
+def test_service_events_follow_allocations_starting_and_stopping(
+    nomad_sim_factory: SimFactory,
+) -> None:
+    """Nomad's Service topic: one ServiceRegistration per registration when an allocation
+    starts running, a ServiceDeregistration when it stops, keyed by registration ID."""
+    from mlctl.local.engine.topology import default_cluster
+    from tests.integration.monitor_support import register_model
+
+    cluster = nomad_sim_factory(nodes=default_cluster(), event_buffer_size=5000)
+    client = cluster.client()
+    register_model(cluster, "iris", count=2)
+    wait_for(deployment_done(client, "mlctl-iris", 0), "the deployment")
+    registered = requests.get(f"{cluster.address}/v1/service/iris", timeout=5).json()
+    assert len(registered) == 2
+    client.job.deregister_job("mlctl-iris")
+    wait_for(
+        lambda: not requests.get(f"{cluster.address}/v1/service/iris", timeout=5).json(),
+        "the services to go",
+    )
+    events: list[dict[str, Any]] = []
+    with requests.get(
+        f"{cluster.address}/v1/event/stream",
+        params=[("topic", "Service:iris"), ("index", "1")],
+        stream=True,
+        timeout=30,
+    ) as response:
+        for raw in response.iter_lines():
+            frame = json.loads(raw)
+            events += frame.get("Events") or []
+            if sum(e["Type"] == "ServiceDeregistration" for e in events) == 2:
+                break
+    kinds = [(e["Type"], e["Key"]) for e in events]
+    ids = sorted(r["ID"] for r in registered)
+    assert sorted(k for t, k in kinds if t == "ServiceRegistration") == ids
+    assert sorted(k for t, k in kinds if t == "ServiceDeregistration") == ids
+    first = events[0]
+    assert first["Topic"] == "Service" and first["Namespace"] == "default"
+    assert first["Payload"]["Service"]["ServiceName"] == "iris"
+    assert first["Payload"]["Service"]["Port"] > 0

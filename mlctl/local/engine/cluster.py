@@ -14,6 +14,7 @@ from typing import Any
 
 from .alloc import Alloc
 from .placement import NodeUsage
+from .services import alloc_registrations, serving
 from .store import Event, Store, new_id
 from .topology import NodeSpec, node_json
 
@@ -344,6 +345,24 @@ class Cluster:
             {"Allocation": payload},
             [alloc.job_id, alloc.deployment_id or ""],
         )
+        self._sync_services(alloc)
+
+    def _sync_services(self, alloc: Alloc) -> None:
+        """Service topic events when an allocation starts or stops serving, as Nomad's
+        client (un)registers its Nomad-provider services (keyed by registration ID)."""
+        if serving(alloc) == alloc.services_registered:
+            return
+        alloc.services_registered = not alloc.services_registered
+        kind = "ServiceRegistration" if alloc.services_registered else "ServiceDeregistration"
+        for registration in alloc_registrations(alloc):
+            self.emit(
+                "Service",
+                kind,
+                registration["ID"],
+                alloc.namespace,
+                {"Service": registration},
+                [alloc.job_id, registration["ServiceName"]],
+            )
 
     def alloc_by_prefix(self, ref: str) -> Alloc | None:
         return self.allocs.get(ref)

@@ -10,6 +10,7 @@ from .http import Request, Router
 from .jobops import ApiError
 from .lifecycle import reconcile
 from .scheduler import stop_alloc
+from .services import alloc_registrations, serving
 from .topology import node_stub
 
 JSON = dict[str, Any]
@@ -25,48 +26,12 @@ def _node(req: Request) -> JSON:
 
 def registrations(req: Request, namespace_filter: set[str]) -> list[JSON]:
     """Nomad-provider service registrations of running allocations."""
-    out = []
-    for alloc in req.sim.cluster.allocs.values():
-        if (
-            alloc.namespace not in namespace_filter
-            or alloc.client_status != "running"
-            or alloc.desired_status != "run"
-        ):
-            continue
-        group = alloc.group()
-        services = [(s, None) for s in group.get("Services") or []]
-        for task in group["Tasks"]:
-            services += [(s, task["Name"]) for s in task.get("Services") or []]
-        for service, task_name in services:
-            if service.get("Provider") != "nomad":
-                continue
-            label = service.get("PortLabel") or ""
-            port = next((p["Value"] for p in alloc.offer.ports if p["Label"] == label), 0)
-            if label.isdigit():
-                port = int(label)
-            owner = f"group-{group['Name']}" if task_name is None else task_name
-            out.append(
-                {
-                    "ID": f"_nomad-task-{alloc.id}-{owner}-{service['Name']}-{label}",
-                    "ServiceName": service["Name"],
-                    "Namespace": alloc.namespace,
-                    "NodeID": alloc.node["ID"],
-                    "Datacenter": alloc.node["Datacenter"],
-                    "JobID": alloc.job_id,
-                    "AllocID": alloc.id,
-                    "Tags": (
-                        service.get("CanaryTags")
-                        if alloc.canary and service.get("CanaryTags")
-                        else service.get("Tags")
-                    )
-                    or [],
-                    "Address": service.get("Address") or "127.0.0.1",
-                    "Port": port,
-                    "CreateIndex": alloc.create_index,
-                    "ModifyIndex": alloc.modify_index,
-                }
-            )
-    return out
+    return [
+        registration
+        for alloc in req.sim.cluster.allocs.values()
+        if alloc.namespace in namespace_filter and serving(alloc)
+        for registration in alloc_registrations(alloc)
+    ]
 
 
 def register(router: Router) -> None:
