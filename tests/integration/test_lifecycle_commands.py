@@ -171,7 +171,7 @@ def test_logs_follow_streams_new_lines_until_ctrl_c(deployed):
         assert arrived.wait(15), f"follow never showed the new line; saw {seen!r}"
         assert proc.poll() is None, "logs --follow exited by itself"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0  # generous: CI machines are shared
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -229,7 +229,9 @@ def test_scale_up_down_to_zero_and_back(local):
     stopped = [a for a in local.allocs("web") if a["DesiredStatus"] == "stop"]
     for alloc in stopped:  # the stopped replicas' processes really ended
         wait_for(
-            lambda a=alloc: ("Killed", "Task successfully killed") in local.events(a["ID"]),
+            # ended by its signal, or by SIGKILL when a loaded machine kept it past
+            # kill_timeout: either way the process is gone
+            lambda a=alloc: any(kind == "Killed" for kind, _ in local.events(a["ID"])),
             "the stopped replicas to be killed",
         )
 
