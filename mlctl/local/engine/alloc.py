@@ -108,10 +108,10 @@ class Alloc:
     restart_windows: dict[str, list[float]] = field(default_factory=dict)
     """Per task: [start of the restart interval window, restarts in it] (restart policy)."""
     handles: dict[str, JSON] = field(default_factory=dict)
-    services_registered: bool = False
-    """Whether ServiceRegistration events were emitted and not yet deregistered."""
     """Per task, a real driver's handle (pid, process start time, log and cgroup paths):
     persisted so a restarted runtime re-adopts the processes."""
+    services_registered: bool = False
+    """Whether ServiceRegistration events were emitted and not yet deregistered."""
     checks: dict[str, JSON] = field(default_factory=dict)
     """Latest result of each service check (``GET /v1/allocation/:id/checks``)."""
 

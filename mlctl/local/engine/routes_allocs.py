@@ -15,6 +15,7 @@ from .jobops import ApiError
 from .lifecycle import promote, reconcile
 from .logfiles import LogView
 from .scheduler import stop_alloc
+from .services import alloc_registrations, serving
 
 JSON = dict[str, Any]
 
@@ -124,10 +125,8 @@ def register(router: Router) -> None:
 
     @r.route("GET", "/v1/allocation/:id/services", tables=("allocs",))
     def alloc_services(req: Request) -> Any:
-        from .routes_cluster import registrations
-
         alloc = _alloc(req, "read-job")
-        return [x for x in registrations(req, {alloc.namespace}) if x["AllocID"] == alloc.id]
+        return alloc_registrations(alloc) if serving(alloc) else []
 
     @r.route("GET", "/v1/client/allocation/:id/stats")
     def stats(req: Request) -> Any:
