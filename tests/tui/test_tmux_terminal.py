@@ -40,16 +40,18 @@ class Tmux:
     def pane(self) -> str:
         return self.run("capture-pane", "-p", "-t", "tui")
 
-    def wait_for(self, text: str, shown: bool = True) -> str:
+    def wait_for(self, *texts: str, shown: bool = True) -> str:
+        """Wait until every text shows (or none does): Textual paints a screen in several
+        writes, so one capture may hold the table before the connection bar."""
         deadline = time.monotonic() + WAIT
         screen = ""
         while time.monotonic() < deadline:
             screen = self.pane()
-            if (text in screen) == shown:
+            if all((text in screen) == shown for text in texts):
                 return screen
             time.sleep(0.2)
         what = "showed" if shown else "stopped showing"
-        raise AssertionError(f"the terminal never {what} {text!r}; it showed:\n{screen}")
+        raise AssertionError(f"the terminal never {what} {texts!r}; it showed:\n{screen}")
 
 
 def mlctl_script() -> str:
@@ -76,8 +78,7 @@ def test_installed_mlctl_tui_starts_and_quits_cleanly_in_a_real_terminal(cluster
     )
     tmux.run("new-session", "-d", "-s", "tui", "-x", "160", "-y", "45", command)
     try:
-        screen = tmux.wait_for("1/1/1")
-        assert "iris" in screen and "Nomad " + cluster.address in screen
+        tmux.wait_for("1/1/1", "iris", "Nomad " + cluster.address)
         tmux.run("send-keys", "-t", "tui", "?")
         tmux.wait_for("Help: Models")
         tmux.run("send-keys", "-t", "tui", "Escape")
