@@ -1,4 +1,4 @@
-"""The model routes' own HTTP helpers: reading a body from ASGI, and raw responses."""
+"""The model routes' HTTP helpers: reading a body from ASGI, raw responses, coalesced writes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mlctl.serve.http import BodyTooLarge, RawResponse, receive_body
+from mlctl.serve.protocol import CONTINUE, CoalescedWrites
 
 
 def receiver(*messages: dict[str, Any]) -> Any:
@@ -69,3 +70,40 @@ def test_raw_responses_send_the_headers_starlette_would(
     usual = Response(b'{"ok":1}', status, headers=headers, media_type=media_type)
     assert raw.raw_headers == usual.raw_headers
     assert (raw.body, raw.status_code, raw.background) == (usual.body, usual.status_code, None)
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info:{name}"
+
+
+def test_a_response_head_goes_out_with_its_body_in_one_write() -> None:
+    real = RecordingTransport()
+    writes = CoalescedWrites(real)  # type: ignore[arg-type]
+    writes.write(CONTINUE)  # the client waits for this one: it is never held
+    assert real.writes == [CONTINUE]
+    writes.write(b"HEAD1 ")
+    assert real.writes == [CONTINUE]
+    writes.write(b"body1")
+    writes.response_done()
+    writes.write(b"HEAD2 ")  # a body-less answer (HEAD): sent when the response ends
+    writes.response_done()
+    writes.write(b"HEAD3 ")
+    writes.write(b"chunk ")
+    writes.write(b"chunk")  # streamed: later chunks are not held
+    writes.response_done()
+    writes.write(b"HEAD4 ")
+    writes.close()  # a connection closed mid-response still sends what was held
+    expected = [CONTINUE, b"HEAD1 body1", b"HEAD2 ", b"HEAD3 chunk ", b"chunk", b"HEAD4 "]
+    assert real.writes == expected
+    assert real.closed and writes.get_extra_info("peername") == "info:peername"
