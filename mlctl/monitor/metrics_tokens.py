@@ -16,7 +16,11 @@ it, so that a cluster of failing servers can never turn into a storm of Vault lo
   once, with whatever token the round then holds;
 - an error obtaining a token is logged once per distinct message (scrubbed of secrets)
   and never raised: the round goes on with the previous token while it is still valid,
-  else with none.
+  else with none;
+- a token goes only to servers that would accept it: those of a namespace its
+  ``mlctl_metrics`` claim names (or ``*``). The monitor's own token names ``*`` and grants
+  nothing else, but a person's token (the TUI, ``mlctl monitor run``) may also call
+  models, and handing it to every server one can see would let any of them replay it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlctl import redact
+from mlctl.bundle.schema import METRICS_CLAIM
 from mlctl.monitor import reader
 
 #: Replace a token this many seconds before it expires (servers allow little leeway).
@@ -41,18 +46,32 @@ MIN_REFRESH_AGE = 60.0
 Obtain = Callable[[bool], str | None]
 
 
-def expiry(token: str) -> float | None:
-    """The ``exp`` a JWT's payload names (unverified: only to know when to renew)."""
+def unverified_claims(token: str) -> dict[str, Any]:
+    """A JWT's payload, unverified: only to know when to renew it and where to send it
+    (the servers verify it); empty for anything that is not a JWT."""
     parts = token.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims: Any = json.loads(base64.urlsafe_b64decode(payload))
     except (binascii.Error, ValueError):
-        return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def expiry(token: str) -> float | None:
+    """The ``exp`` a JWT's payload names."""
+    exp = unverified_claims(token).get("exp")
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+def metrics_scope(token: str) -> frozenset[str]:
+    """The namespaces (or ``*``) whose servers' ``/metrics`` the token may read."""
+    scope = unverified_claims(token).get(METRICS_CLAIM)
+    if not isinstance(scope, list):
+        return frozenset()
+    return frozenset(item for item in scope if isinstance(item, str))
 
 
 class MetricsTokens:
@@ -72,6 +91,7 @@ class MetricsTokens:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at: float | None = None
+        self._scope: frozenset[str] = frozenset()
         self._obtained_at = float("-inf")
         self._tried_this_round = False
         self._last_error = ""
@@ -87,6 +107,15 @@ class MetricsTokens:
     def current(self) -> str | None:
         with self._lock:
             return self._current()
+
+    def for_namespace(self, token: str | None, namespace: str) -> str | None:
+        """``token`` if it may read the metrics of ``namespace``'s servers, else None
+        (then it is not sent: a server that would refuse it must not see it)."""
+        if token is None:
+            return None
+        with self._lock:
+            scope = self._scope if token == self._token else metrics_scope(token)
+        return token if namespace in scope or "*" in scope else None
 
     def refused(self, token: str | None) -> str | None:
         """A server answered 401/403 to ``token``: the token to retry with, or None
@@ -128,6 +157,7 @@ class MetricsTokens:
         self._obtained_at = self._clock()
         self._token = token
         self._expires_at = expiry(token) if token else None
+        self._scope = metrics_scope(token) if token else frozenset()
 
     def _failed(self, error: Exception) -> None:
         message = redact.scrub(reader.describe(error), [self._token or ""])

@@ -11,9 +11,11 @@ Each change of a model's reachable/ready counts is written to the event log as a
 
 A server may require a bearer token on ``/metrics`` (``serving.auth.metrics: token``).
 When a :class:`~mlctl.monitor.metrics_tokens.MetricsTokens` is given, its token goes
-with every ``/metrics`` request — never with ``/readyz``, which stays open. Sending it
-to servers that do not ask is safe: it grants reading metrics and nothing else, and
-knowing in advance which servers ask would take one refused request per server. A
+with every ``/metrics`` request of a namespace its metrics claim names — never with
+``/readyz``, which stays open, and never to a server that would refuse it. It also goes
+to such servers that do not ask (knowing in advance which ask would cost one refused
+request per server): the monitor's own token grants reading metrics and nothing else,
+and a person's reaches only servers of namespaces that person may read. A
 401/403 on ``/metrics`` says nothing about the server's health: the endpoint still
 counts as reachable and ready, and the model's figures say "no access"
 (``ProbeMetrics.metrics_denied``) instead of staying blank.
@@ -85,23 +87,31 @@ class Prober:
                 raise ValueError(f"{url} answered more than {MAX_BODY} bytes")
             return answer.status_code, body.decode("utf-8", "replace")
 
-    def _metrics(self, url: str, token: str | None) -> tuple[int, str]:
+    def _scoped(self, token: str | None, namespace: str) -> str | None:
+        tokens = self.metrics_tokens
+        return tokens.for_namespace(token, namespace) if tokens is not None else None
+
+    def _metrics(self, url: str, token: str | None, namespace: str) -> tuple[int, str]:
         """``GET /metrics`` with the token; once more with a newer one if refused."""
-        code, text = self._get(url, token)
-        if code in REFUSED and self.metrics_tokens is not None:
-            retry = self.metrics_tokens.refused(token)
-            if retry is not None and retry != token:
+        sent = self._scoped(token, namespace)
+        code, text = self._get(url, sent)
+        if code in REFUSED and sent is not None and self.metrics_tokens is not None:
+            retry = self._scoped(self.metrics_tokens.refused(sent), namespace)
+            if retry is not None and retry != sent:
                 code, text = self._get(url, retry)
         return code, text
 
-    def probe_endpoint(self, endpoint: EndpointView, token: str | None = None) -> EndpointResult:
+    def probe_endpoint(
+        self, endpoint: EndpointView, token: str | None = None, namespace: str = "default"
+    ) -> EndpointResult:
+        """Readiness, then ``/metrics`` — with ``token`` when it may read ``namespace``'s."""
         try:
             status, _ = self._get(f"{endpoint.url}/readyz")
         except (requests.RequestException, ValueError, OSError) as error:
             return EndpointResult(endpoint, False, False, None, _reason(error))
         ready = status == 200
         try:
-            code, text = self._metrics(f"{endpoint.url}/metrics", token)
+            code, text = self._metrics(f"{endpoint.url}/metrics", token, namespace)
             scrape = probe_math.parse(text) if code == 200 else None
         except (requests.RequestException, ValueError, OSError) as error:
             return EndpointResult(endpoint, True, ready, None, _reason(error))
@@ -117,11 +127,8 @@ class Prober:
         if jobs:
             token = self.metrics_tokens.start_round() if self.metrics_tokens else None
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                for (model, _), result in zip(
-                    jobs,
-                    pool.map(lambda job: self.probe_endpoint(job[1], token), jobs),
-                    strict=True,
-                ):
+                answers = pool.map(lambda j: self.probe_endpoint(j[1], token, j[0].namespace), jobs)
+                for (model, _), result in zip(jobs, answers, strict=True):
                     results[model.key].append(result)
         now = time.monotonic()
         for model in models:

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from mlctl.bundle.alerts import Rules
+from mlctl.bundle.schema import METRICS_CLAIM
 from mlctl.monitor.metrics_tokens import MIN_REFRESH_AGE, MetricsTokens
 from mlctl.monitor.prober import Prober
 from mlctl.monitor.rules import Context, probe_rules
 from mlctl.monitor.store import Store
 from mlctl.monitor.views import EndpointView
-from tests.unit.monitor_objects import T0, alloc, job
+from tests.unit.monitor_objects import T0, alloc, job, unsigned_jwt
 
 KEY = ("default", "mlctl-iris")
 METRICS = b"# a scrape with no samples is still a scrape\n"
@@ -90,6 +91,11 @@ def store_for(servers: list[GuardedServer]) -> Store:
     return store
 
 
+def token(name: str, scope: tuple[str, ...] = ("*",)) -> str:
+    """A token named ``name`` that may read the metrics of ``scope``'s servers."""
+    return unsigned_jwt({"sub": name, METRICS_CLAIM: list(scope)})
+
+
 def probe(prober: Prober, store: Store) -> Any:
     prober.probe_all(store.snapshot())
     return store.snapshot().models[KEY]
@@ -104,20 +110,21 @@ class Clock:
 
 
 def test_the_token_goes_to_metrics_only_and_brings_the_figures(servers):
-    servers.append(GuardedServer("monitor-token-1"))
+    monitor_token = token("monitor")
+    servers.append(GuardedServer(monitor_token))
     store = store_for(servers)
-    tokens = MetricsTokens(lambda _fresh: "monitor-token-1")
+    tokens = MetricsTokens(lambda _fresh: monitor_token)
     prober = Prober(store, lambda: T0, timeout=10, metrics_tokens=tokens)
     model = probe(prober, store)
     model = probe(prober, store)  # rates need two scrapes
     assert model.probe.metrics_denied == 0 and not model.probe.metrics_no_access
     assert model.probe.req_rate == 0.0  # a figure, not blank
-    assert servers[0].headers_on("/metrics") == ["Bearer monitor-token-1"] * 2
+    assert servers[0].headers_on("/metrics") == [f"Bearer {monitor_token}"] * 2
     assert servers[0].headers_on("/readyz") == [None, None]  # readiness never carries it
 
 
 def test_without_a_token_the_figures_say_no_access_and_the_endpoint_is_fine(servers):
-    servers.append(GuardedServer("monitor-token-1"))
+    servers.append(GuardedServer(token("monitor")))
     store = store_for(servers)
     prober = Prober(store, lambda: T0, timeout=10)
     model = probe(prober, store)
@@ -131,14 +138,15 @@ def test_without_a_token_the_figures_say_no_access_and_the_endpoint_is_fine(serv
 
 
 def test_a_refused_token_is_refreshed_once_for_every_endpoint_of_the_round(servers):
-    servers.extend(GuardedServer("fresh-token") for _ in range(6))
+    fresh_token, stale_token = token("fresh"), token("stale")
+    servers.extend(GuardedServer(fresh_token) for _ in range(6))
     store = store_for(servers)
     clock = Clock()
     asked: list[bool] = []
 
     def obtain(fresh: bool) -> str:
         asked.append(fresh)
-        return "fresh-token" if fresh else "stale-token"
+        return fresh_token if fresh else stale_token
 
     tokens = MetricsTokens(obtain, clock=clock)
     prober = Prober(store, lambda: T0, timeout=10, workers=3, metrics_tokens=tokens)
@@ -149,18 +157,19 @@ def test_a_refused_token_is_refreshed_once_for_every_endpoint_of_the_round(serve
     assert second.metrics_denied == 0, second
     assert asked == [False, True]  # one refresh for six refusing endpoints
     for server in servers:  # each retried once, with the new token
-        assert server.headers_on("/metrics")[-2:] == ["Bearer stale-token", "Bearer fresh-token"]
+        retried = [f"Bearer {stale_token}", f"Bearer {fresh_token}"]
+        assert server.headers_on("/metrics")[-2:] == retried
 
 
 def test_servers_refusing_every_token_cost_one_refresh_a_round_at_most(servers):
-    servers.extend(GuardedServer("nobody-has-this") for _ in range(5))
+    servers.extend(GuardedServer(token("nobody-has-this")) for _ in range(5))
     store = store_for(servers)
     clock = Clock()
     asked: list[bool] = []
 
     def obtain(fresh: bool) -> str:
         asked.append(fresh)
-        return f"token-{len(asked)}"
+        return token(f"token-{len(asked)}")
 
     tokens = MetricsTokens(obtain, clock=clock)
     prober = Prober(store, lambda: T0, timeout=10, metrics_tokens=tokens)
@@ -169,3 +178,31 @@ def test_servers_refusing_every_token_cost_one_refresh_a_round_at_most(servers):
         clock.now += MIN_REFRESH_AGE
     assert len(asked) <= 4
     assert all(len(s.headers_on("/metrics")) <= 4 * 2 for s in servers)  # one retry each
+
+
+@pytest.mark.parametrize(
+    ("scope", "sent"),
+    [(("default",), True), (("*",), True), (("team-a",), False), ((), False)],
+)
+def test_a_token_goes_only_to_servers_of_namespaces_it_may_read(servers, scope, sent):
+    # A person's token (the TUI) may also call models: a server of a namespace it may
+    # not read would refuse it anyway, and must not get the chance to replay it.
+    personal = token("alice", scope)
+    servers.append(GuardedServer(personal))
+    store = store_for(servers)  # the model runs in "default"
+    tokens = MetricsTokens(lambda _fresh: personal)
+    prober = Prober(store, lambda: T0, timeout=10, metrics_tokens=tokens)
+    model = probe(prober, store)
+    expected = [f"Bearer {personal}"] if sent else [None]
+    assert servers[0].headers_on("/metrics") == expected
+    assert model.probe.metrics_denied == (0 if sent else 1)
+
+
+def test_a_token_that_is_not_a_jwt_is_never_sent(servers):
+    servers.append(GuardedServer("opaque-secret"))
+    store = store_for(servers)
+    prober = Prober(
+        store, lambda: T0, timeout=10, metrics_tokens=MetricsTokens(lambda _f: "opaque-secret")
+    )
+    probe(prober, store)
+    assert servers[0].headers_on("/metrics") == [None]

@@ -4,9 +4,6 @@ and the monitor's metrics-only caller identity."""
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
 
 from mlctl import redact
@@ -17,6 +14,7 @@ from mlctl.bundle.schema import CALLER_CLAIM, METRICS_CLAIM, MODELS_CLAIM, NAMES
 from mlctl.errors import AuthError
 from mlctl.monitor.metrics_tokens import MIN_REFRESH_AGE, RENEW_BEFORE, MetricsTokens, expiry
 from tests.simulators.vault.policy import ACL, parse_policy
+from tests.unit.monitor_objects import unsigned_jwt
 
 
 def jwt_with(exp: float | None, serial: int) -> str:
@@ -24,11 +22,7 @@ def jwt_with(exp: float | None, serial: int) -> str:
     claims: dict[str, object] = {"sub": f"entity-{serial}"}
     if exp is not None:
         claims["exp"] = exp
-
-    def b64(data: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{b64({'alg': 'RS256'})}.{b64(claims)}.c2lnbmF0dXJl"
+    return unsigned_jwt(claims)
 
 
 class FakeVault:
