@@ -111,6 +111,23 @@ def service_token_minter(settings: Settings, role_id: str, secret_id: str) -> Ca
     return lambda: service_nomad_token(settings, role_id, secret_id)
 
 
+def service_model_token_minter(
+    settings: Settings, role_id: str, secret_id: str
+) -> Callable[[bool], str | None]:
+    """For the monitor: a function that logs its AppRole in and returns its own model
+    token (reads every server's ``/metrics``, calls no model); call it again to renew."""
+    from mlctl.access.service import service_model_token
+
+    redact.register(role_id, secret_id)
+    return lambda _fresh: service_model_token(settings, role_id, secret_id)
+
+
+def personal_metrics_token(settings: Settings) -> Callable[[bool], str | None]:
+    """For a monitor without AppRole credentials: ``MLCTL_MODEL_TOKEN``, else the
+    logged-in person's model token (what ``mlctl predict`` sends), else None."""
+    return lambda fresh: model_token(settings, fresh=fresh)
+
+
 def anonymous_vault_client(settings: Settings) -> Vault:
     """A Vault client with no token (logins, the unauthenticated discovery documents)."""
     return connect_vault(settings, None)
@@ -125,8 +142,10 @@ def monitor(
 ) -> Any:
     """The monitor engine for ``settings`` (a :class:`mlctl.monitor.engine.Monitor`, not
     started): its Nomad token is the monitor AppRole's when ``env`` carries its
-    credentials (the deployed job), else NOMAD_TOKEN or the cached login. Used by
-    ``mlctl monitor run`` and by the TUI, which reads its Store."""
+    credentials (the deployed job), else NOMAD_TOKEN or the cached login. So is the
+    token it reads protected ``/metrics`` with: the AppRole's own metrics-only model
+    token, else the person's model token (none in ``mlctl local``). Used by ``mlctl
+    monitor run`` and by the TUI, which reads its Store."""
     from mlctl.monitor import eventlog
     from mlctl.monitor.config import MonitorConfig
     from mlctl.monitor.deploy import ROLE_ID_ENV, SECRET_ID_ENV
@@ -140,8 +159,10 @@ def monitor(
     tokens: TokenSource
     if role_id and secret_id:
         tokens = MintedToken(service_token_minter(settings, role_id, secret_id))
+        metrics_token = service_model_token_minter(settings, role_id, secret_id)
     else:
         tokens = StaticToken(resolve_nomad_token(settings))
+        metrics_token = personal_metrics_token(settings)
 
     def connect(token: str | None) -> NomadClient:
         return connect_nomad(settings, token=token, retry=read_retry(attempts=1))
@@ -159,6 +180,7 @@ def monitor(
             nomad_address=settings.nomad_addr,
             state_fallback=settings.state_dir / "monitor" / "state.json",
         ),
+        metrics_token=metrics_token,
     )
 
 
@@ -178,7 +200,9 @@ def watch_monitor(
     keeps state (the deployed monitor does that; an operator's copy would page people
     twice with the operator's token). Its token is NOMAD_TOKEN or the cached login,
     resolved again (and renewed) when Nomad says it expired; ``tokens`` replaces that
-    (tests). An unreadable login fails here, before anything starts."""
+    (tests). An unreadable login fails here, before anything starts. Protected
+    ``/metrics`` are read with the person's model token (``MLCTL_MODEL_TOKEN`` or the
+    login's), as ``mlctl predict`` would send it."""
     from mlctl.monitor import eventlog
     from mlctl.monitor.config import Intervals, MonitorConfig
     from mlctl.monitor.engine import Monitor, MonitorOptions, WatchOptions
@@ -204,6 +228,7 @@ def watch_monitor(
         event_log or eventlog.EventLog(None),
         options=MonitorOptions(nomad_address=settings.nomad_addr, watch=watch),
         follower_options=follower_options,
+        metrics_token=personal_metrics_token(settings),
     )
 
 

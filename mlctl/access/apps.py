@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mlctl.access.bootstrap import SetupFailed, ensure_vault_policy
+from mlctl.access.bootstrap import SetupFailed, ensure_vault_policy, write_grants
 from mlctl.access.callers import (
     APP_TOKEN_MAX_TTL,
     APP_TOKEN_TTL,
@@ -29,7 +29,7 @@ from mlctl.access.callers import (
     check_model,
 )
 from mlctl.access.changes import Change
-from mlctl.access.grants import read_grants, require_models_key, write_grants
+from mlctl.access.grants import read_grants, require_models_key
 from mlctl.access.policy_files import app_vault_policy
 from mlctl.access.roles import check_namespace
 from mlctl.errors import ConfigError, Conflict, MlctlError, NotFound

@@ -20,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mlctl.access.callers import MODELS_KEY
+from mlctl.access.callers import (
+    MODEL_TOKEN_TTL,
+    MODEL_TOKEN_TTL_SECONDS,
+    MODELS_KEY,
+    Grants,
+    monitor_grants,
+)
 from mlctl.access.changes import Change
 from mlctl.access.policy_files import (
     data_scientist_nomad_policy,
@@ -305,6 +311,31 @@ def ensure_models_key(vault: Vault) -> Change:
     return Change("vault", "identity key", path, "created" if current is None else "updated")
 
 
+def write_grants(vault: Vault, grants: Grants) -> Change:
+    """Write a model caller's token role (its grants, see :mod:`mlctl.access.callers`)
+    unless it already says exactly this."""
+    path = f"identity/oidc/role/{grants.role}"
+    current = identity.read_role(vault, grants.role)
+    wanted = grants.claims()
+    if (
+        current is not None
+        and current.key == MODELS_KEY
+        and current.client_id == MODEL_AUDIENCE
+        and current.claims == wanted
+        and current.ttl == MODEL_TOKEN_TTL_SECONDS
+    ):
+        return Change("vault", "identity role", path, "unchanged")
+    identity.write_role(
+        vault,
+        grants.role,
+        key=MODELS_KEY,
+        client_id=MODEL_AUDIENCE,
+        claims=wanted,
+        ttl=MODEL_TOKEN_TTL,
+    )
+    return Change("vault", "identity role", path, "created" if current is None else "updated")
+
+
 def auth_method_spec(trust: JwtTrust) -> dict[str, object]:
     """Nomad's JWT auth method trusting Vault's identity tokens for Nomad's audience."""
     return {
@@ -373,6 +404,8 @@ def bootstrap(
             changes.append(_signing_key(vault))
             changes += _jwt_nomad_side(nomad, trust)
         changes.append(ensure_models_key(vault))  # model callers' tokens, in both modes
+        # The monitor's own model token: read every server's /metrics, call no model.
+        changes.append(write_grants(vault, monitor_grants()))
         for namespace in wanted_namespaces:
             changes += ensure_namespace_grant(nomad, namespace, mode)
         if mode is NomadAuth.JWT:

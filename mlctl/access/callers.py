@@ -1,9 +1,10 @@
 """Who may call which model: callers, their token roles and their claims (pure, no I/O).
 
-Every caller of models — a person (userpass user) or an application (AppRole) — has
-one identity token role in Vault, ``identity/oidc/role/mlctl-call-<kind>-<name>``,
-signed by the key ``mlctl-models`` for the audience ``mlctl-models``. Its template is
-static JSON and *is* the grant, so Vault holds it and nothing else does:
+Every caller of models — a person (userpass user), an application (AppRole) or one of
+mlctl's own services (the monitor) — has one identity token role in Vault,
+``identity/oidc/role/mlctl-call-<kind>-<name>``, signed by the key ``mlctl-models`` for
+the audience ``mlctl-models``. Its template is static JSON and *is* the grant, so Vault
+holds it and nothing else does:
 
 - ``mlctl_models``: ``<namespace>/<model>`` for each model granted by ``mlctl access
   grant``;
@@ -12,8 +13,15 @@ static JSON and *is* the grant, so Vault holds it and nothing else does:
   viewers none), ``mlctl access grant '*' -n NS`` adds one;
 - ``mlctl_metrics``: namespaces whose servers' ``/metrics`` the caller may read
   (admins, operators and viewers ``*``, data scientists their namespaces, an app only
-  with ``--metrics``);
-- ``mlctl_caller``: ``user:alice`` or ``app:billing``, written into the access log.
+  with ``--metrics``, the monitor ``*``);
+- ``mlctl_caller``: ``user:alice``, ``app:billing`` or ``service:mlctl-monitor``, written
+  into the access log.
+
+Services are a kind of their own, not applications with reserved names: their grants
+are fixed by ``mlctl vault bootstrap`` (the monitor reads every server's ``/metrics`` and
+calls no model), so ``access grant``/``revoke`` refuse them and ``access app`` never
+lists or removes them, while the access log and ``access list`` name them for what they
+are.
 
 Rewriting the template changes every token issued afterwards at once; tokens already
 issued keep what they say until they expire (``MODEL_TOKEN_TTL``).
@@ -27,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from mlctl.access.roles import Role, check_namespace
+from mlctl.access.roles import MONITOR, Role, check_namespace
 from mlctl.bundle.schema import (
     CALLER_CLAIM,
     METRICS_CLAIM,
@@ -57,6 +65,7 @@ _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 class CallerKind(StrEnum):
     USER = "user"
     APP = "app"
+    SERVICE = "service"
 
 
 def check_app_name(name: str) -> str:
@@ -171,3 +180,8 @@ class Grants:
         if "*" in self.namespaces:
             return "every model"
         return None
+
+
+def monitor_grants() -> Grants:
+    """The monitor's model-calling identity: every server's ``/metrics``, no model."""
+    return Grants(CallerKind.SERVICE, MONITOR, metrics=("*",))

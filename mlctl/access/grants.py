@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlctl.access.bootstrap import current_mode, ensure_vault_policy
+from mlctl.access.bootstrap import current_mode, ensure_vault_policy, write_grants
 from mlctl.access.callers import (
-    MODEL_TOKEN_TTL,
-    MODEL_TOKEN_TTL_SECONDS,
     MODELS_KEY,
     CallerKind,
     Grants,
@@ -25,8 +23,7 @@ from mlctl.access.callers import (
 from mlctl.access.changes import Change
 from mlctl.access.policy_files import user_vault_policy
 from mlctl.access.roles import Role, check_namespace, check_username, user_policy
-from mlctl.bundle.schema import MODEL_AUDIENCE
-from mlctl.errors import ConfigError, NotFound
+from mlctl.errors import ConfigError, InvalidInput, NotFound
 from mlctl.vault import identity, userpass
 from mlctl.vault.client import Vault
 
@@ -43,30 +40,6 @@ def require_models_key(vault: Vault) -> None:
 def read_grants(vault: Vault, kind: CallerKind, name: str) -> Grants | None:
     role = identity.read_role(vault, caller_role(kind, name))
     return Grants.from_claims(kind, name, role.claims) if role is not None else None
-
-
-def write_grants(vault: Vault, grants: Grants) -> Change:
-    """Write the caller's token role unless it already says exactly this."""
-    path = f"identity/oidc/role/{grants.role}"
-    current = identity.read_role(vault, grants.role)
-    wanted = grants.claims()
-    if (
-        current is not None
-        and current.key == MODELS_KEY
-        and current.client_id == MODEL_AUDIENCE
-        and current.claims == wanted
-        and current.ttl == MODEL_TOKEN_TTL_SECONDS
-    ):
-        return Change("vault", "identity role", path, "unchanged")
-    identity.write_role(
-        vault,
-        grants.role,
-        key=MODELS_KEY,
-        client_id=MODEL_AUDIENCE,
-        claims=wanted,
-        ttl=MODEL_TOKEN_TTL,
-    )
-    return Change("vault", "identity role", path, "created" if current is None else "updated")
 
 
 def user_caller(
@@ -93,6 +66,11 @@ def user_caller(
 
 def _caller_grants(vault: Vault, kind: CallerKind, name: str) -> tuple[Grants, list[Change]]:
     """The caller's grants, creating a person's role from their user record if needed."""
+    if kind is CallerKind.SERVICE:
+        raise InvalidInput(
+            f"{kind.value}:{name} is one of mlctl's own services: its grants are fixed",
+            hint="mlctl vault bootstrap writes them (the monitor reads /metrics, calls nothing)",
+        )
     if kind is CallerKind.APP:
         check_app_name(name)
         grants = read_grants(vault, kind, name)

@@ -10,6 +10,7 @@ from functools import cache
 
 import jinja2
 
+from mlctl.access.callers import monitor_grants
 from mlctl.access.roles import (
     NOMAD_POLICY_FILES,
     NomadAuth,
@@ -38,7 +39,8 @@ def vault_role_policies(nomad_auth: NomadAuth = NomadAuth.SECRETS_ENGINE) -> dic
     path depends on the mode)."""
     texts = {f"mlctl-{role.value}": _read(f"mlctl-{role.value}.hcl") for role in Role}
     monitor = _environment().get_template("mlctl-monitor.hcl.j2")
-    texts["mlctl-monitor"] = monitor.render(nomad_auth=nomad_auth.value)
+    metrics_role = monitor_grants().role
+    texts["mlctl-monitor"] = monitor.render(nomad_auth=nomad_auth.value, metrics_role=metrics_role)
     return texts
 
 

@@ -50,6 +50,7 @@ from mlctl.monitor.config import DEFAULT_RECEIVER, MonitorConfig
 from mlctl.monitor.eventlog import EventLog
 from mlctl.monitor.executor import Executor
 from mlctl.monitor.follower import Connect, Follower, FollowerOptions
+from mlctl.monitor.metrics_tokens import MetricsTokens, Obtain
 from mlctl.monitor.notes import NO_SILENCES, Silences
 from mlctl.monitor.notes import read_all as read_notes
 from mlctl.monitor.outbox import Outbox
@@ -129,7 +130,10 @@ class Monitor:
         options: MonitorOptions | None = None,
         state: StateBackend | None = None,
         follower_options: FollowerOptions | None = None,
+        metrics_token: Obtain | None = None,
     ) -> None:
+        """``metrics_token``: how to get the bearer token for ``/metrics`` of servers
+        that need one (see :mod:`mlctl.monitor.metrics_tokens`); None sends none."""
         self.config = config
         self.clock = clock
         self.events = event_log
@@ -179,7 +183,16 @@ class Monitor:
             limit=config.outbox_limit,
             on_change=self._changed,
         )
-        self.prober = Prober(self.store, clock, config.probe_timeout, log=self.events.append)
+        self.metrics_tokens = (
+            MetricsTokens(metrics_token, log=self._log_line) if metrics_token else None
+        )
+        self.prober = Prober(
+            self.store,
+            clock,
+            config.probe_timeout,
+            log=self.events.append,
+            metrics_tokens=self.metrics_tokens,
+        )
         self.planner = Planner()
         self.executor = Executor(self.variables, self.client, clock, self.events.append)
         self.reconcilers = Reconcilers(self.store, clock, self.events.append)

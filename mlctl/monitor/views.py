@@ -209,6 +209,12 @@ class ProbeMetrics:
     p99_ms: float | None = None
     in_flight: float | None = None
     error: str = ""  #: why some endpoint could not be probed
+    metrics_denied: int = 0  #: endpoints whose ``/metrics`` refused (401/403) our token
+
+    @property
+    def metrics_no_access(self) -> bool:
+        """Figures are blank because servers refused to show them, not for lack of traffic."""
+        return self.metrics_denied > 0 and self.req_rate is None
 
     @property
     def all_ready(self) -> bool:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 JSON = dict[str, Any]
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def unsigned_jwt(claims: JSON) -> str:
+    """A JWT-shaped token whose payload is ``claims`` (unsigned: the monitor only reads
+    ``exp`` and the metrics claim; servers in these tests compare the whole string)."""
+
+    def b64(data: JSON) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{b64({'alg': 'RS256'})}.{b64(claims)}.c2lnbmF0dXJl"
 
 
 def ns(moment: datetime) -> int:

@@ -290,3 +290,17 @@ def test_the_previous_instance_is_the_replaced_allocation_else_earlier_runs_in_p
     runs = previous_of(restarted, "")
     assert runs is not None and runs.alloc_id == current.id
     assert runs.note.startswith("earlier runs of 0f3c1d2e (2 restarts in place")
+
+
+def test_metrics_refused_read_denied_not_blank():
+    from mlctl.monitor.views import ProbeMetrics
+
+    store = store_with(("jobs", job(count=1)), ("allocs", alloc("a0")))
+    key = ("default", "mlctl-iris")
+    builder = ModelRows()
+    store.set_probe(key, ProbeMetrics(T0, 1, 1, 1, metrics_denied=1))
+    denied = builder.build(store.snapshot().models.values(), {}, {}, T0)[0]
+    assert denied.cells[7] == "denied" and denied.cells[8] == "-"
+    store.set_probe(key, ProbeMetrics(T0, 1, 1, 1, req_rate=2.0, p99_ms=12.0))
+    figures = builder.build(store.snapshot().models.values(), {}, {}, T0)[0]
+    assert figures.cells[7] == "2.0" and figures.cells[8] == "12 ms"

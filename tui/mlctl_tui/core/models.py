@@ -31,6 +31,10 @@ COLUMNS = (
     Column("status", "STATUS", 0),
 )
 
+#: The REQ/S cell when the servers refused to show their metrics (401/403 on /metrics):
+#: blank figures would read as "no traffic".
+NO_ACCESS = "denied"
+
 
 def row_key(key: ModelKey) -> str:
     return f"{key[0]}/{key[1]}"
@@ -55,7 +59,7 @@ def model_row(model: ModelView, alerts: AlertSummary, schedule: ScheduleCell) ->
         str(gpus) if gpus else "-",
         schedule.state or "-",
         schedule.next_text or "-",
-        fmt.number(rate),
+        NO_ACCESS if probe and probe.metrics_no_access else fmt.number(rate),
         fmt.millis(p99),
         fmt.percent(errors),
         alerts.text or "-",

@@ -133,6 +133,12 @@ class ModelDetailScreen(BaseScreen):
             [
                 f"probe: {probe.ready}/{probe.endpoints} ready"
                 + (f", {probe.error}" if probe.error else "")
+                + (
+                    f", metrics: no access ({probe.metrics_denied} of {probe.endpoints} "
+                    "endpoints answered 401/403)"
+                    if probe.metrics_denied
+                    else ""
+                )
             ]
             if probe
             else []
