@@ -24,6 +24,18 @@ Two more cases (issue 14), each against its own anchor:
 
 Targets (issue 2): >= 4x MLServer's req/s, p99 <= 1/4 of MLServer's, >= 50% of the floor.
 Results also go to bench/results/serve_bench.json.
+
+Single-row CPU cost:  python bench/serve_bench.py --cpu   (--baseline REV to change the anchor)
+
+The server's CPU time per single-row ``/predict`` request (``/proc/<pid>/stat``: event
+loop, model thread, everything; divided by the requests wrk completed), this checkout
+against the same server at ``--baseline`` (default: the commit before the issue 14
+hardening, extracted with ``git archive`` and run from the same venv on its own copy of
+the iris bundle). Both are started once, pinned to CPU 0, and loaded alternately
+``--rounds`` times; the medians are compared (figure, anchor, ratio; target <= 1.0: the
+hardening's checks should cost nothing per request). Contention on a shared machine
+moves req/s around but hardly the CPU one request costs, so this is the steady figure.
+Results go to bench/results/serve_cpu.json.
 """
 
 from __future__ import annotations
@@ -58,6 +70,8 @@ ROWS_64 = "mlctl serve, 64-row /predict"
 ROWS_64_ANCHOR = "mlctl serve, 64-row /predict, --max-batch-size 2048"
 ONE_WORKER = "mlctl serve --workers 1, unpinned"
 TWO_WORKERS = "mlctl serve --workers 2, unpinned"
+#: The last commit before the issue 14 hardening (strict decoding, budgets, model thread).
+PRE_HARDENING = "85b829d"
 OIP_BODY = json.dumps(
     {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": ROW}]}
 )
@@ -311,6 +325,115 @@ def measure(
             process.wait()
 
 
+def baseline_checkout(revision: str, workdir: Path) -> Path:
+    """``mlctl/`` and ``examples/iris`` of ``revision``, extracted under ``workdir``."""
+    folder = workdir / f"baseline-{revision}"
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "mlctl", "examples/iris"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def start_predict_server(source: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``mlctl serve`` of the ``mlctl`` package under ``source``, pinned to CPU 0."""
+    port = free_port()
+    command = [sys.executable, "-m", "mlctl", "serve", str(source / "examples" / "iris")]
+    environment = {**os.environ, "PYTHONPATH": str(source)}
+    process = subprocess.Popen(
+        pinned([*command, "--port", str(port)], 0),
+        cwd=source,  # python -m puts the working directory first: this mlctl, not another
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/readyz", process)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, f"{base}/predict"
+
+
+def cpu_per_request(
+    process: subprocess.Popen[bytes], url: str, args: argparse.Namespace, workdir: Path
+) -> tuple[float, float]:
+    """(server CPU µs per request, req/s) of one wrk run of single-row ``/predict``."""
+    before = cpu_ticks([process.pid]).get(process.pid, 0)
+    output = run_wrk(url, SIMPLE_BODY, args.duration, args.connections, workdir)
+    used = cpu_ticks([process.pid]).get(process.pid, 0) - before
+    done = re.search(r"(\d+) requests in", output)
+    requests = int(done.group(1)) if done else 0
+    if not requests:
+        raise RuntimeError(f"wrk completed no requests:\n{output}")
+    seconds = used / os.sysconf("SC_CLK_TCK")
+    return seconds / requests * 1e6, parse_wrk(url, output).requests_per_second
+
+
+def cpu_comparison(args: argparse.Namespace) -> int:
+    """This checkout's single-row ``/predict`` CPU per request against ``--baseline``'s."""
+    import statistics
+
+    ours, anchor = "this checkout", f"baseline {args.baseline}"
+    samples: dict[str, list[tuple[float, float]]] = {ours: [], anchor: []}
+    with tempfile.TemporaryDirectory(prefix="mlctl-bench-") as scratch:
+        workdir = Path(scratch)
+        sources = {ours: REPO, anchor: baseline_checkout(args.baseline, workdir)}
+        servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+        try:
+            for name, source in sources.items():
+                servers[name] = start_predict_server(source)
+                run_wrk(servers[name][1], SIMPLE_BODY, args.warmup, args.connections, workdir)
+            for round_ in range(args.rounds):
+                for name in [ours, anchor] if round_ % 2 == 0 else [anchor, ours]:
+                    samples[name].append(cpu_per_request(*servers[name], args, workdir))
+                    micros, rate = samples[name][-1]
+                    print(
+                        f"  round {round_ + 1} {name}: {micros:.1f} µs/request, {rate:.0f} req/s",
+                        file=sys.stderr,
+                    )
+        finally:
+            for process, _url in servers.values():
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    median = {name: statistics.median(us for us, _ in found) for name, found in samples.items()}
+    rates = {name: statistics.median(r for _, r in found) for name, found in samples.items()}
+    load = os.getloadavg()
+    print(
+        f"\nsingle-row /predict, {args.connections} connections, {args.rounds} alternating "
+        f"rounds of {args.duration:g} s, load average {load[0]:.2f}\n"
+    )
+    for name in samples:
+        print(f"{name:24} {median[name]:7.1f} µs CPU/request  {rates[name]:8.0f} req/s (median)")
+    ratio = median[ours] / median[anchor]
+    print(
+        f"\nCPU per request, this checkout / {anchor}  "
+        f"{median[ours]:.1f} / {median[anchor]:.1f} = {ratio:.3f}    target <= 1.0"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "serve_cpu.json").write_text(
+        json.dumps(
+            {
+                "load_average": load,
+                "baseline": args.baseline,
+                "cpu_us_per_request": {n: [us for us, _ in f] for n, f in samples.items()},
+                "requests_per_second": {n: [r for _, r in f] for n, f in samples.items()},
+                "ratio": ratio,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
 def ratio_lines(results: dict[str, Result]) -> list[str]:
     ours = results.get(OURS)
     mlserver = results.get("MLServer + sklearn (OIP v2 infer)")
@@ -356,10 +479,24 @@ def main() -> int:
     parser.add_argument(
         "--only", metavar="TEXT", help="run only the cases whose name contains TEXT (e.g. mlctl)"
     )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="only compare single-row /predict CPU per request with --baseline's server",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=PRE_HARDENING,
+        metavar="REV",
+        help=f"the git revision --cpu compares against (default {PRE_HARDENING}: pre-hardening)",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of --cpu")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
+    if args.cpu:
+        return cpu_comparison(args)
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="mlctl-bench-") as scratch:
         workdir = Path(scratch)

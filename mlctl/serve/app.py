@@ -42,11 +42,12 @@ from mlctl.serve.http import (
     AccessLogMiddleware,
     EventLog,
     HttpError,
+    RawResponse,
     error_response,
     json_response,
     new_error_id,
     note_error_id,
-    read_body,
+    receive_body,
 )
 from mlctl.serve.loader import LoadedBundle
 from mlctl.serve.metrics import CONTENT_TYPE, ServerMetrics
@@ -233,6 +234,23 @@ def _log_caller(request: Request, caller: Caller) -> None:
             record["caller"] = caller.name
 
 
+_CONTENT_LENGTH = b"content-length"
+_HEADER_LENGTH = HEADER_LENGTH.encode("latin-1")
+
+
+def _body_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """(Content-Length, Inference-Header-Content-Length), the first of each, in one pass
+    over the raw ASGI headers (lower-case names) instead of two Headers lookups."""
+    declared = header_length = None
+    for name, value in headers:
+        if name == _CONTENT_LENGTH:
+            if declared is None:
+                declared = value.decode("latin-1")
+        elif name == _HEADER_LENGTH and header_length is None:
+            header_length = value.decode("latin-1")
+    return declared, header_length
+
+
 def _routes(state: ServerState) -> list[Route]:
     config = state.config
     max_body_bytes = state.serving.max_body_bytes
@@ -338,12 +356,13 @@ def _routes(state: ServerState) -> list[Route]:
             if named:
                 check_model(request)
             batcher = state.ready_batcher()
-            body = await read_body(request, max_body_bytes)
-            job = Job(kind, body, request.headers.get(HEADER_LENGTH))
-            reply = await batcher.submit(job)
-            state.observe(request.url.path, body, reply)
-            return Response(
-                reply.body, reply.status, headers=reply.headers, media_type=reply.media_type
+            declared, header_length = _body_headers(request.scope["headers"])
+            body = await receive_body(request.receive, declared, max_body_bytes)
+            reply = await batcher.submit(Job(kind, body, header_length))
+            if state.observers:
+                state.observe(request.url.path, body, reply)
+            return RawResponse(
+                reply.body, reply.status, media_type=reply.media_type, headers=reply.headers
             )
 
         return handle

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,22 +60,69 @@ def error_response(
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes by header or by counting.
+    """The request body, refusing more than ``limit`` bytes by header or by counting."""
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
 
-    Content-Length is checked first so an honest oversized upload is refused before it is
-    read; the running count catches chunked bodies and lying headers.
+
+async def receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The body from ASGI ``receive``, refusing more than ``limit`` bytes.
+
+    Content-Length (``declared``) is checked first so an honest oversized upload is
+    refused before it is read; the running count catches chunked bodies and lying
+    headers. Reads ``receive`` directly rather than through Starlette's ``stream()``
+    generator: a single-message body (the usual request) is returned as it came.
     """
-    declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"request body is over the limit of {limit} bytes")
+            if not message.get("more_body", False):
+                if not chunks:
+                    return chunk
+                chunks.append(chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+
+
+class RawResponse(Response):
+    """A bytes response whose header list is built in one step.
+
+    The same headers Starlette's ``Response`` sends for bytes (the given ones, then
+    content-length and content-type), without its render and header-merging steps,
+    which cost as much as the rest of a model route's event-loop work.
+    """
+
+    def __init__(
+        self,
+        body: bytes,
+        status_code: int = 200,
+        *,
+        media_type: str = JSON_TYPE,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.media_type = media_type
+        self.background = None
+        self.body = body
+        raw: list[tuple[bytes, bytes]] = []
+        if headers:
+            raw.extend(
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+            )
+        if not (status_code < 200 or status_code in (204, 304)):
+            raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        raw.append((b"content-type", media_type.encode("latin-1")))
+        self.raw_headers = raw
 
 
 class EventLog:

@@ -20,6 +20,11 @@ then miss. This subclass bounds each of them:
 Refusals are JSON like every other error the server sends. Deadlines are checked by one
 sweep per second over all connections rather than a timer per request, so the hot path
 pays only for storing a timestamp.
+
+uvicorn writes a response's status line and headers, then its body, as two socket
+writes: two system calls and two TCP segments for every small answer. A response cycle
+here writes through :class:`CoalescedWrites`, which holds the head until the first body
+bytes (or the end of the response) and sends both in one write.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import httptools
 import orjson
@@ -59,6 +64,60 @@ def effective_max_connections(wanted: int) -> int:
     if soft == resource.RLIM_INFINITY:
         return wanted
     return max(1, min(wanted, soft - FD_RESERVE))
+
+
+#: The one thing uvicorn writes before a response head: never held back (the client waits).
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class CoalescedWrites:
+    """The transport a connection's response cycles write to: one write per small response.
+
+    The first write of each response is its head; it is held and sent together with the
+    next write (the body), or on its own when the response ends or the connection
+    closes first. Everything else goes straight to the real transport, which keeps its
+    own flow control.
+    """
+
+    __slots__ = ("_expect_head", "_held", "transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self._held: bytes | None = None
+        self._expect_head = True
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self.transport.write(held + data)
+        elif self._expect_head and data != CONTINUE:
+            self._expect_head = False
+            self._held = data
+        else:
+            self.transport.write(data)
+
+    def response_done(self) -> None:
+        """The response is complete: send whatever is held; the next write is a head."""
+        if self._held is not None:
+            self.flush()
+        self._expect_head = True
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
 
 
 class _HeaderLimit(Exception):
@@ -123,10 +182,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._message_started: float | None = None  # loop time the current request began
         self._idle_since = 0.0
+        self.writes: CoalescedWrites  # set with the transport, in connection_made
 
     # --- connection lifetime -----------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.writes = CoalescedWrites(transport)
         self._idle_since = self.loop.time()
         if not self.guard.admit(self):
             self.guard.refused("connections")
@@ -146,6 +207,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def close(self) -> None:
         if not self.transport.is_closing():
+            self.writes.flush()  # a response head held back still goes out, as it would have
             self.transport.close()
 
     def enforce_deadlines(self, now: float) -> None:
@@ -165,14 +227,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """Feed the parser, never more than the header budget while headers are read."""
         self._unset_keepalive_if_required()
-        if (
-            not self._reading_headers
-            or self._header_bytes + len(data) <= self.limits.max_header_bytes
-        ):
-            if self._reading_headers:  # the usual case: a whole small request in one read
-                self._header_bytes += len(data)
-            self._feed(data)
-            return
+        if self._reading_headers:
+            counted = self._header_bytes + len(data)
+            if counted > self.limits.max_header_bytes:
+                self._feed_within_budget(data)
+                return
+            self._header_bytes = counted
+        # The usual case (a whole small request in one read), fed inline: this runs for
+        # every request, and a call less per request is measurable under load.
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._parse_failed(exc)
+        except httptools.HttpParserUpgrade:
+            pass  # no upgrades are served: the request was answered as plain HTTP
+
+    def _feed_within_budget(self, data: bytes) -> None:
+        """Feed up to the header budget, then refuse: headers never grow past the limit."""
         while data and not self.transport.is_closing():
             if self._reading_headers:
                 room = self.limits.max_header_bytes - self._header_bytes
@@ -189,18 +260,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _feed(self, chunk: bytes) -> bool:
         try:
             self.parser.feed_data(chunk)
-        except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, _HeaderLimit):
-                self._header_limit(str(exc.__context__))
-            else:
-                self._refuse(HTTPStatus.BAD_REQUEST, "invalid HTTP request")
-            return False
-        except httptools.HttpParserError:
-            self._refuse(HTTPStatus.BAD_REQUEST, "invalid HTTP request")
+        except httptools.HttpParserError as exc:
+            self._parse_failed(exc)
             return False
         except httptools.HttpParserUpgrade:
             pass  # no upgrades are served: the request was answered as plain HTTP
         return True
+
+    def _parse_failed(self, exc: httptools.HttpParserError) -> None:
+        """A parser callback over a header limit answers 431; anything else is a 400."""
+        if isinstance(exc, httptools.HttpParserCallbackError) and isinstance(
+            exc.__context__, _HeaderLimit
+        ):
+            self._header_limit(str(exc.__context__))
+        else:
+            self._refuse(HTTPStatus.BAD_REQUEST, "invalid HTTP request")
 
     def _header_limit(self, why: str) -> None:
         self.guard.refused("headers")
@@ -221,6 +295,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_headers = False
         self._header_bytes = 0
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = cast(asyncio.Transport, self.writes)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -228,6 +304,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_headers = True
 
     def on_response_complete(self) -> None:
+        self.writes.response_done()
         if self._message_started is not None and not self._reading_headers:
             # Answered before its body was all sent (e.g. 413): reading the rest would
             # only cost time, so end the connection instead.

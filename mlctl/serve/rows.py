@@ -15,6 +15,8 @@ import numpy as np
 
 def count_rows(features: Any) -> int:
     """Rows in ``features`` (the first dimension); a dict counts its first entry."""
+    if type(features) is np.ndarray:  # the usual case, before the slower ABC check
+        return int(features.shape[0]) if features.ndim else 1
     if isinstance(features, Mapping):
         first = next(iter(features.values()), None)
         return 0 if first is None else count_rows(first)

@@ -7,6 +7,7 @@ a second, not a minute); every test ends by showing the server is still live and
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -163,4 +165,53 @@ def test_a_declared_oversized_body_is_refused_without_reading_it(server: Running
         )
         answer = read_response(sock)  # the server answers and hangs up, reading no more
     assert answer.startswith(b"HTTP/1.1 413 ")
+    server.assert_ready()
+
+
+def read_one(reader: BinaryIO, *, head_only: bool = False) -> tuple[bytes, bytes]:
+    """One response from a keep-alive connection: (status line and headers, body)."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = reader.readline()
+        assert line, f"the server closed the connection after {head!r}"
+        head += line
+    length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+    return head, b"" if head_only else reader.read(length)
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(server: Running) -> None:
+    body = b'{"features": [[5.1, 3.5, 1.4, 0.2]]}'
+    with server.connect() as sock, sock.makefile("rb") as reader:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert reader.readline() == b"HTTP/1.1 100 Continue\r\n"  # never held back
+        assert reader.readline() == b"\r\n"
+        sock.sendall(body)
+        head, answer = read_one(reader)
+    assert head.startswith(b"HTTP/1.1 200 ") and answer == b'{"predictions":["setosa"]}'
+
+
+def test_head_and_pipelined_requests_get_whole_answers_on_one_connection(
+    server: Running,
+) -> None:
+    """Each response goes out in one write (head held until its body): a HEAD request,
+    which has no body, and pipelined requests must still get every response, in order."""
+    body = b'{"features": [[5.1, 3.5, 1.4, 0.2]]}'
+    predict = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+    with server.connect() as sock, sock.makefile("rb") as reader:
+        sock.sendall(b"HEAD /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _ = read_one(reader, head_only=True)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(predict + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + predict)
+        answers = [read_one(reader) for _ in range(3)]
+    assert [answer for _, answer in answers] == [
+        b'{"predictions":["setosa"]}',
+        b'{"status":"alive"}',
+        b'{"predictions":["setosa"]}',
+    ]
     server.assert_ready()
