@@ -73,6 +73,7 @@ class Leadership:
         self._valid_until = 0.0  #: monotonic time until which acting is safe
         self._next_attempt = 0.0
         self._last_problem = ""
+        self.attempts = 0  #: acquire/renew requests made (status, tests)
         self._lock = threading.Lock()
         self._stepping = threading.Lock()
 
@@ -111,6 +112,7 @@ class Leadership:
             self._try_acquire(now)
         else:
             self._try_renew(now)
+        self.attempts += 1  # after the outcome is known (tests wait on it)
 
     def _try_acquire(self, sent: float) -> None:
         try:
