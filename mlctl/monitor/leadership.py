@@ -217,3 +217,30 @@ class Leadership:
 
     def status(self) -> dict[str, str]:
         return {"role": self.role, "since": self.since.isoformat(), "lock": self.config.path}
+
+
+def leader_status(variable: dict[str, object] | None, path: str) -> dict[str, object]:
+    """What ``mlctl monitor status`` says about the leader lock variable (as read).
+
+    ``held`` is known only to a management token (Nomad shows ``Lock`` to nobody
+    else); otherwise the holder's own items say who took it and since when, or who
+    released it (a killed leader's items stay until its lock lapses and another
+    monitor takes it)."""
+    if variable is None:
+        return {"lock": path, "leader": None, "since": None, "held": False,
+                "note": "no monitor has taken the lock yet"}  # fmt: skip
+    raw_items = variable.get("Items")
+    items = raw_items if isinstance(raw_items, dict) else {}
+    lock = variable.get("Lock")
+    held: bool | None = None  # Nomad omits Lock when free *and* when it hides it
+    if isinstance(lock, dict) and lock.get("ID"):
+        held = True
+    elif items.get("released_by"):
+        held = False
+    out: dict[str, object] = {"lock": path, "leader": items.get("holder") or None,
+                              "since": items.get("since") or None, "held": held}  # fmt: skip
+    if items.get("released_by"):
+        out["note"] = f"released by {items['released_by']} at {items.get('released_at')}"
+    elif held is None:
+        out["note"] = "whether the lock is still held is visible to management tokens only"
+    return out

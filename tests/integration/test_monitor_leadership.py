@@ -9,16 +9,20 @@ expire a lock while a test runs; every wait is on a condition.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mlctl.monitor.engine import Monitor, MonitorOptions, WatchOptions
 from mlctl.monitor.eventlog import EventLog
 from mlctl.monitor.state import VariableState
 from mlctl.monitor.tokens import StaticToken
+from tests.cli_runner import run_cli
 from tests.integration.monitor_servers import WebhookSink
 from tests.integration.monitor_support import register_model, wait_for
 from tests.integration.test_monitor_engine import (
@@ -174,3 +178,23 @@ def test_watch_only_monitors_never_take_the_lock(nomad_sim_factory: SimFactory) 
     watcher.tick()
     assert watcher.leadership is None and not watcher.acting()
     assert handle.client().variables.get_variables() == []
+
+
+def test_monitor_status_says_who_leads_and_that_a_clean_stop_released_it(
+    nomad_sim_factory: SimFactory,
+    webhook_sink: WebhookSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handle = nomad_sim_factory()
+    monkeypatch.setenv("NOMAD_ADDR", handle.address)
+    if handle.management_token:
+        monkeypatch.setenv("NOMAD_TOKEN", handle.management_token)
+    nobody = run_cli(["-o", "json", "monitor", "status"])
+    assert nobody.status == 0, nobody.stderr
+    assert json.loads(nobody.stdout)["leader"] is None
+    with started(build(handle, webhook_sink, tmp_path / "a.jsonl", Ticks(), "monitor-a")):
+        leading = json.loads(run_cli(["-o", "json", "monitor", "status"]).stdout)
+        assert leading["leader"] == "monitor-a" and leading["held"] is True
+    after = json.loads(run_cli(["-o", "json", "monitor", "status"]).stdout)
+    assert after["held"] is False and "released by monitor-a" in after["note"]
