@@ -167,7 +167,7 @@ def run(
 
 @monitor.command("status")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              metavar="FILE", help="Monitor config (its state_namespace, leader.path).")  # fmt: skip
+              metavar="FILE", help="Monitor config (state_namespace, leader.path).")  # fmt: skip
 @click.pass_context
 def status(ctx: click.Context, config_path: Path | None) -> None:
     """Show which monitor leads (acts) and since when.

@@ -197,8 +197,7 @@ class Leadership:
             self.role = role
             self.since = self.clock()
             change = RoleChange(role, self.since, reason)
-        self.log(f"{role} since {change.since.isoformat()}: {reason}")
-        self.on_change(change)
+        self.on_change(change)  # the monitor logs it as a ``leadership`` event
 
     def _problem(self, text: str) -> None:
         """Say a problem once, not every attempt."""

@@ -40,8 +40,10 @@ class Mono:
 
 
 def leadership(fake: FakeVariables, mono: Mono, logs: list[str]) -> Leadership:
+    """``logs`` gets what it logs and every role change."""
     return Leadership(LeaderConfig(), lambda: fake, "default", "me", ManualClock(),  # type: ignore[arg-type]
-                      logs.append, monotonic=mono)  # fmt: skip
+                      logs.append, monotonic=mono,
+                      on_change=lambda c: logs.append(f"{c.role}: {c.reason}"))  # fmt: skip
 
 
 def test_an_unrenewable_lease_stops_acting_after_ttl_and_a_refused_renew_at_once() -> None:
