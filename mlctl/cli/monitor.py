@@ -165,6 +165,38 @@ def run(
         note("mlctl monitor: stopped")
 
 
+@monitor.command("status")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Monitor config (state_namespace, leader.path).")  # fmt: skip
+@click.pass_context
+def status(ctx: click.Context, config_path: Path | None) -> None:
+    """Show which monitor leads (acts) and since when.
+
+    Monitors compete for a lock on a Nomad Variable (leader.path, default
+    mlctl/monitor/leader); only the holder notifies, acts, reconciles schedules and
+    publishes. Whether the lock is still held is visible to management tokens only;
+    others see the holder's name and since-when, or who released it.
+
+    \b
+    Examples:
+      mlctl monitor status
+      mlctl monitor status --config monitor.yaml
+      mlctl -o json monitor status
+    """
+    from mlctl.monitor.leadership import leader_status
+    from mlctl.output import emit
+    from mlctl.session import nomad_client
+
+    settings = state(ctx).settings()
+    config = _load_config(config_path)
+    client = nomad_client(settings)
+    variable = client.variables.read(config.leader.path, namespace=config.state_namespace)
+    found = leader_status(dict(variable) if variable is not None else None, config.leader.path)
+    if not config.leader.enabled:
+        found["note"] = "leader election is disabled in this config (leader.enabled: false)"
+    emit(found, settings.output)
+
+
 def _json_line(record: dict[str, Any]) -> None:
     """One event as one JSON line (the record is already scrubbed of secrets)."""
     import json

@@ -121,6 +121,15 @@ class StreamConfig(_Strict):
     stream_retry: Duration = Field(default=300.0, gt=0)
 
 
+class LeaderConfig(_Strict):
+    """One acting monitor per cluster: a lock on a Nomad Variable (Nomad >= 1.7)."""
+
+    enabled: bool = Field(default=True, description="off: act without taking the lock")
+    path: str = Field(default="mlctl/monitor/leader", pattern=r"^[a-zA-Z0-9_~/\-]{1,128}$")
+    ttl: Duration = Field(default=15.0, ge=10, le=86400, description="Nomad allows 10s-24h")
+    lock_delay: Duration = Field(default=15.0, gt=0, le=86400)
+
+
 class MonitorConfig(_Strict):
     """The whole file; every section is optional."""
 
@@ -137,6 +146,7 @@ class MonitorConfig(_Strict):
     probe_timeout: Duration = Field(default=3.0, gt=0)
     outbox_limit: int = Field(default=1000, ge=1, description="undelivered per integration")
     labels: dict[str, str] = Field(default_factory=dict, description="added to every alert")
+    leader: LeaderConfig = LeaderConfig()
 
     @model_validator(mode="after")
     def _receivers_exist(self) -> MonitorConfig:

@@ -20,6 +20,12 @@ in the book, in ``mlctl alerts`` and in the TUI, but the router and Alertmanager
 do not see it until its silence ends; what it was told before is remembered, so the end
 of a silence re-notifies only what the repeat interval would have.
 
+Leadership (:mod:`mlctl.monitor.leadership`): with several acting monitors on one
+cluster only the holder of the leader lock notifies, acts, reconciles, saves state and
+publishes; the others follow the cluster (their Store stays warm) as standbys. A
+standby that becomes leader reloads the state the old leader saved, so it does not
+re-page what was already told.
+
 Watch-only (:class:`WatchOptions`, built by :func:`mlctl.session.watch_monitor` for
 ``mlctl tui``): the same follower, Store, prober and rules, and nothing that acts on
 the world — no receivers, no actions, no reconcilers, no state loaded or saved, nothing
@@ -29,6 +35,8 @@ published, and an event log without a file.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 import threading
 import time
 from collections import deque
@@ -50,6 +58,7 @@ from mlctl.monitor.config import DEFAULT_RECEIVER, MonitorConfig
 from mlctl.monitor.eventlog import EventLog
 from mlctl.monitor.executor import Executor
 from mlctl.monitor.follower import Connect, Follower, FollowerOptions
+from mlctl.monitor.leadership import Leadership, RoleChange
 from mlctl.monitor.metrics_tokens import MetricsTokens, Obtain
 from mlctl.monitor.notes import NO_SILENCES, Silences
 from mlctl.monitor.notes import read_all as read_notes
@@ -115,6 +124,8 @@ class MonitorOptions:
     """A state file to use when the token may not write ``mlctl/monitor/*`` Variables."""
     watch: WatchOptions | None = None
     """Set: a watch-only monitor (see :class:`WatchOptions`)."""
+    identity: str = ""
+    """How this monitor names itself as leader (default: host:pid)."""
 
 
 class Monitor:
@@ -131,9 +142,11 @@ class Monitor:
         state: StateBackend | None = None,
         follower_options: FollowerOptions | None = None,
         metrics_token: Obtain | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``metrics_token``: how to get the bearer token for ``/metrics`` of servers
-        that need one (see :mod:`mlctl.monitor.metrics_tokens`); None sends none."""
+        that need one (see :mod:`mlctl.monitor.metrics_tokens`); None sends none.
+        ``monotonic``: the clock of the leader lock's lease (tests steer it)."""
         self.config = config
         self.clock = clock
         self.events = event_log
@@ -182,6 +195,7 @@ class Monitor:
             self.events.append,
             limit=config.outbox_limit,
             on_change=self._changed,
+            may_deliver=self.acting,
         )
         self.metrics_tokens = (
             MetricsTokens(metrics_token, log=self._log_line) if metrics_token else None
@@ -195,7 +209,19 @@ class Monitor:
         )
         self.planner = Planner()
         self.executor = Executor(self.variables, self.client, clock, self.events.append)
-        self.reconcilers = Reconcilers(self.store, clock, self.events.append)
+        self.reconcilers = Reconcilers(self.store, clock, self.events.append, may_run=self.acting)
+        self.leadership: Leadership | None = None
+        if self.watch is None:  # watch-only monitors never take the lock
+            self.leadership = Leadership(
+                config.leader,
+                lambda: self.client().variables,
+                config.state_namespace,
+                self.options.identity or f"{socket.gethostname()}:{os.getpid()}",
+                clock,
+                self._log_line,
+                monotonic=monotonic,
+                on_change=self._role_changed,
+            )
         self.silences: Silences = NO_SILENCES
         self._notes_error = ""
         if self.watch is None:
@@ -221,6 +247,28 @@ class Monitor:
 
     def _log_line(self, line: str) -> None:
         self.events.append("monitor", message=line)
+
+    # ------------------------------------------------------------------ leadership
+
+    def acting(self) -> bool:
+        """May this monitor notify, act, reconcile, save and publish right now?"""
+        if self.watch is not None:
+            return False
+        return self.leadership is None or self.leadership.is_leader()
+
+    def _role_changed(self, change: RoleChange) -> None:
+        """Becoming leader: forget what this process knew and reload the saved state
+        (the old leader's, the latest) on the next pass. Losing it: drop what was queued
+        (the state saved with it belongs to whoever leads now)."""
+        with self._lock:
+            self._state_loaded = False
+            self._dirty = False
+        self.outbox.clear()
+        self.executor.forget()
+        self._next.clear()
+        self._published.clear()
+        self.events.append("leadership", role=change.role, since=change.since.isoformat(),
+                           message=change.reason)  # fmt: skip
 
     # ------------------------------------------------------------------ public API
 
@@ -347,8 +395,8 @@ class Monitor:
         return True
 
     def save_state(self) -> None:
-        if self.watch is not None:
-            return  # watch-only: the deployed monitor's state is not ours to write
+        if not self.acting():
+            return  # watch-only or standby: the acting monitor's state is not ours to write
         data = {
             "version": 1,
             "alerts": self.book.dump(),
@@ -495,6 +543,11 @@ class Monitor:
 
     def tick(self) -> bool:
         """One pass; returns False when it had to wait (state or Store not ready)."""
+        if self.leadership is not None:
+            self.leadership.step()  # renews/acquires only when due
+        if self.watch is None and not self.acting():
+            self.store.publish()  # standby: the Store follows the cluster, nothing else
+            return True
         if not self._state_loaded and not self.load_state():
             return False
         snapshot = self.store.snapshot()
@@ -511,6 +564,8 @@ class Monitor:
         submitted += self._push_alertmanager(alerts, now)
         with self._lock:
             dirty = self._dirty
+        if not self.acting():  # the lease ran out during this pass: stop here
+            return True
         if transitions or submitted or dirty:
             self.save_state()
         self.outbox.release()
@@ -529,7 +584,7 @@ class Monitor:
 
     def act(self, now: datetime) -> None:
         snapshot = self.store.snapshot()
-        if not snapshot.connected:
+        if not snapshot.connected or not self.acting():
             return
         try:
             planned = self.planner.plan(
@@ -544,7 +599,7 @@ class Monitor:
             return
         for action in planned:
             model = snapshot.models.get(action.key)
-            if model is None:
+            if model is None or not self.acting():
                 continue
             result = self.executor.run(action, self.actions_for(model))
             if action.kind == "scale" and result.startswith("done"):
@@ -552,6 +607,8 @@ class Monitor:
 
     def publish(self) -> None:
         """Write alerts and recent events where ``mlctl alerts``/``events`` read them."""
+        if not self.acting():
+            return
         moment = self.clock()
         now = moment.isoformat()
         alerts = alerts_item([self.silences.annotate(a, moment) for a in self.book.alerts()])
@@ -570,6 +627,9 @@ class Monitor:
     def start(self) -> None:
         """Start every thread; returns at once."""
         stop = self._stop
+        if self.leadership is not None:
+            self.leadership.step()  # know the role before the first pass
+            self._spawn("monitor-leadership", self.leadership.run, stop)
         self._spawn("monitor-follower", self.follower.run, stop)
         self._spawn("monitor-loop", self._loop, stop)
         self._spawn("monitor-prober", self._probe_loop, stop)
@@ -599,21 +659,25 @@ class Monitor:
                 try:
                     self.prober.probe_all(snapshot)
                 except Exception as error:
-                    self.events.append(
-                        "monitor", message=f"probe error: {reader.describe(error)}"
-                    )
+                    self.events.append("monitor", message=f"probe error: {reader.describe(error)}")
             stop.wait(self.config.intervals.probe)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop every thread, then save state and publish one last time."""
+    def stop(self, timeout: float = 10.0, release: bool = True) -> None:
+        """Stop every thread, then (leader) save state and publish one last time and
+        release the leader lock. ``release=False`` leaves the lock to lapse, as a
+        killed monitor would (tests)."""
         self._stop.set()
         self.follower.close()
         for thread in self._threads:
             thread.join(timeout=timeout)
-        if self._state_loaded and self.watch is None:
+        if not release:
+            return
+        if self._state_loaded and self.acting():
             self.save_state()
             if self.options.publish:
                 self.publish()
+        if self.leadership is not None:
+            self.leadership.release()
 
     @property
     def stopping(self) -> threading.Event:
@@ -634,5 +698,5 @@ class Monitor:
             "disconnected_since": snap.disconnected_since.isoformat()
             if snap.disconnected_since
             else None,
+            **(self.leadership.status() if self.leadership else {"role": "watch"}),
         }
-

@@ -52,6 +52,10 @@ class Executor:
     def path(key: ModelKey) -> str:
         return safe_path(PREFIX, *key)
 
+    def forget(self) -> None:
+        """Drop cached histories (another monitor may have acted meanwhile)."""
+        self._cache.clear()
+
     def history(self, key: ModelKey) -> History:
         """The model's history (read from Nomad once, then kept up to date here)."""
         if key not in self._cache:

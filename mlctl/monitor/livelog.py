@@ -47,6 +47,8 @@ def line(record: dict[str, Any]) -> str:
             f"{when} probe    {_model(record)}: {record.get('ready', 0)} of "
             f"{record.get('endpoints', 0)} endpoints ready, {record.get('reachable', 0)} reachable"
         )
+    if kind == "leadership":
+        return f"{when} {record.get('role')} since {record.get('since')}: {record.get('message')}"
     if kind == "audit":
         return (
             f"{when} audit    {record.get('who', '')}: {record.get('what', '')} -> "

@@ -83,8 +83,11 @@ class Outbox:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         on_change: Callable[[], None] = lambda: None,
+        may_deliver: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``may_deliver``: asked before every delivery (a standby monitor may not)."""
         self.clock = clock
+        self.may_deliver = may_deliver
         self.log = log
         self.on_change = on_change
         self._queues = {
@@ -165,6 +168,12 @@ class Outbox:
             thread.start()
             self._threads.append(thread)
 
+    def clear(self) -> None:
+        """Forget every queued delivery (the saved state keeps them for the leader)."""
+        for queue in self._queues.values():
+            with queue.wake:
+                queue.items.clear()
+
     def release(self) -> None:
         """Let held deliveries go."""
         for queue in self._queues.values():
@@ -194,7 +203,7 @@ class Outbox:
                     queue.wake.wait(0.5)
                     continue
                 delay = retry_at - time.monotonic()
-                if delay > 0 or queue.items[0].held:
+                if delay > 0 or queue.items[0].held or not self.may_deliver():
                     queue.wake.wait(min(delay, 0.5) if delay > 0 else 0.5)
                     continue
                 head = queue.items[0]

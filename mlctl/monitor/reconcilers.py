@@ -69,9 +69,7 @@ class Reconciler:
 
     def next_time(self) -> datetime | None:
         with self._lock:
-            regular = (
-                self.last_run + timedelta(seconds=self.interval) if self.last_run else None
-            )
+            regular = self.last_run + timedelta(seconds=self.interval) if self.last_run else None
             times = [t for t in [regular, *self._wakes] if t is not None]
             return min(times) if times else None
 
@@ -99,7 +97,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Reconcilers:
-    def __init__(self, store: Store, clock: Clock, log: Log, tick: float = 0.2) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        log: Log,
+        tick: float = 0.2,
+        may_run: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """``may_run``: asked before every run (a standby monitor reconciles nothing)."""
+        self.may_run = may_run
         self.store = store
         self.clock = clock
         self.log = log
@@ -123,7 +130,7 @@ class Reconcilers:
     def run_due(self) -> list[str]:
         """Run every due reconciler now, in this thread (for deterministic tests)."""
         snapshot = self.store.snapshot()
-        if not snapshot.synced:
+        if not snapshot.synced or not self.may_run():
             return []
         now = self.clock()
         ran = []
@@ -152,7 +159,7 @@ class Reconcilers:
         while not stop.is_set():
             snapshot = self.store.snapshot()
             now = self.clock()
-            if snapshot.synced and reconciler.due(now):
+            if snapshot.synced and self.may_run() and reconciler.due(now):
                 reconciler.run(snapshot, now, self.log)
                 continue
             upcoming = reconciler.next_time()

@@ -12,14 +12,23 @@ and retry instead of overwriting blindly.
 
 python-nomad does not add ``namespace`` to ``/v1/var`` paths by itself, so every call
 here names its namespace explicitly (the client's unless another is given).
+
+Locks (Nomad >= 1.7, ``api-docs/variables/locks``): ``PUT /v1/var/:path?lock-acquire``
+with ``Lock: {TTL, LockDelay}`` creates the variable if needed and answers its lock ID;
+``?lock-renew`` and ``?lock-release`` take that ID. A held lock answers 409
+(:class:`LockConflict`). A Nomad without locks ignores the query (a plain write that
+answers no ``Lock``) or refuses the call (400/404/405): :class:`LocksUnsupported`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TypedDict, cast
+from dataclasses import dataclass
+from typing import Any, TypedDict, cast
 
-from mlctl.errors import Conflict, InvalidInput, NotFound
+import requests
+
+from mlctl.errors import Conflict, InvalidInput, MlctlError, NotFound
 from mlctl.nomad.transport import Transport
 
 #: Nomad's rule for variable paths (variables.mdx, "Restrictions").
@@ -41,6 +50,41 @@ class Variable(VariableMeta, total=False):
 
 class VariableConflict(Conflict):
     """A check-and-set write or delete lost a race: someone changed the variable first."""
+
+
+class LockConflict(Conflict):
+    """The lock is held by someone else, was lost (renew), or is in its lock delay."""
+
+
+class LocksUnsupported(MlctlError):
+    """This Nomad has no variable locks (older than 1.7)."""
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A lock this caller holds: its ID and the terms Nomad granted."""
+
+    path: str
+    namespace: str
+    id: str
+    ttl: str
+    lock_delay: str
+    modify_index: int
+
+
+def _status(error: BaseException) -> int | None:
+    """The HTTP status behind a mapped error (None: no answer came)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        payload = getattr(seen, "nomad_resp", None)
+        if isinstance(payload, requests.Response):
+            return payload.status_code
+        seen = seen.__cause__
+    return None
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g}s"
 
 
 def _parts(path: str) -> list[str]:
@@ -107,3 +151,75 @@ class Variables:
         every namespace the token may read."""
         params = {"namespace": self._namespace(namespace), "prefix": prefix}
         return cast(list[VariableMeta], self._t.json("get", "vars", params=params) or [])
+
+    # ------------------------------------------------------------------ locks
+
+    def _lock_call(self, op: str, path: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, object] = {"namespace": ns, op: ""}
+        try:
+            answer = self._t.json("put", *_parts(path), params=params, json=body)
+            return cast(dict[str, Any], answer)
+        except Conflict as error:
+            raise LockConflict(
+                f"the lock on variable {path} in namespace {ns} is held or was lost",
+                hint="another holder has it; try again after its TTL and lock delay",
+            ) from error
+        except MlctlError as error:
+            if op == "lock-acquire" and _status(error) in (400, 404, 405):
+                raise LocksUnsupported(
+                    f"Nomad refused {op} on variable {path}: {error.one_line()}",
+                    hint="variable locks need Nomad 1.7 or later",
+                ) from error
+            raise
+
+    def acquire_lock(
+        self,
+        path: str,
+        *,
+        ttl: float = 15.0,
+        lock_delay: float = 15.0,
+        items: dict[str, str] | None = None,
+        namespace: str | None = None,
+    ) -> HeldLock:
+        """Take the lock on ``path`` (the variable is created, its items replaced by
+        ``items``); :class:`LockConflict` when someone holds it or its delay runs."""
+        ns = self._namespace(namespace)
+        body: dict[str, Any] = {
+            "Namespace": ns,
+            "Path": path,
+            "Lock": {"TTL": _duration(ttl), "LockDelay": _duration(lock_delay)},
+        }
+        if items:
+            body["Items"] = items
+        answer = self._lock_call("lock-acquire", path, ns, body)
+        lock = answer.get("Lock") if isinstance(answer, dict) else None
+        if not isinstance(lock, dict) or not lock.get("ID"):
+            raise LocksUnsupported(
+                f"Nomad wrote variable {path} but answered no lock: it ignores ?lock-acquire",
+                hint="variable locks need Nomad 1.7 or later",
+            )
+        return HeldLock(
+            path, ns, str(lock["ID"]), str(lock.get("TTL") or ""),
+            str(lock.get("LockDelay") or ""), int(answer.get("ModifyIndex") or 0),
+        )  # fmt: skip
+
+    def renew_lock(self, held: HeldLock) -> None:
+        """Extend the lease; :class:`LockConflict` when the lock was lost meanwhile,
+        :class:`~mlctl.errors.NotFound` when the variable is gone."""
+        body = {"Namespace": held.namespace, "Path": held.path, "Lock": {"ID": held.id}}
+        self._lock_call("lock-renew", held.path, held.namespace, body)
+
+    def release_lock(self, held: HeldLock) -> None:
+        """Give the lock up now (others may take it at once; the items stay)."""
+        body = {"Namespace": held.namespace, "Path": held.path, "Lock": {"ID": held.id}}
+        self._lock_call("lock-release", held.path, held.namespace, body)
+
+    def write_held(self, held: HeldLock, items: dict[str, str]) -> Variable:
+        """Replace the items of a variable whose lock this caller holds."""
+        params = {"namespace": held.namespace}
+        body = {"Namespace": held.namespace, "Path": held.path, "Items": items,
+                "Lock": {"ID": held.id}}  # fmt: skip
+        try:
+            return cast(Variable, self._t.json("put", *_parts(held.path), params=params, json=body))
+        except Conflict as error:
+            raise LockConflict(f"the lock on variable {held.path} is no longer ours") from error

@@ -282,6 +282,7 @@ class StateDB:
                 if kind is not None:
                     kind.load(sim, key, json.loads(body))
                     self._written[(kind_name, key)] = body
+            sim.variables.restore_locks()  # held locks get a fresh TTL, as on a new leader
             # Every table answers blocking queries from the new index on: a client that
             # saw any index before the restart gets a fresh answer, never a stale wait.
             index = int(self.meta("index") or "1") + INDEX_MARGIN

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import locks
 from .acl_store import public, stub
 from .guards import any_token, management
 from .http import Reply, Request, Router
@@ -28,6 +29,51 @@ def _visible(req: Request, conflicting: JSON) -> JSON:
     if req.grant.allow_variable(conflicting["Namespace"], conflicting["Path"], "read"):
         return conflicting
     return {k: v for k, v in conflicting.items() if k != "Items"}
+
+
+def _shown(req: Request, var: JSON, holder: str = "") -> JSON:
+    """A variable as Nomad answers it: ``Lock`` only for a management token (or the
+    holder, on a write), ``Items`` omitted when empty."""
+    out = dict(var)
+    lock_id = locks.held_by(var)
+    if lock_id and not (req.grant.management or (holder and holder == lock_id)):
+        out.pop("Lock", None)
+    if "Items" in out and not out["Items"]:
+        del out["Items"]
+    return out
+
+
+def _lock_conflict(req: Request, body: JSON) -> Reply:
+    """A refused locked operation: the empty variable; a token that may read it gets
+    it without the (empty) Lock, as Nomad decrypts nothing there."""
+    if req.grant.allow_variable(body["Namespace"], body["Path"], "read"):
+        body = {k: v for k, v in body.items() if k != "Lock"}
+    return Reply(body, status=409)
+
+
+def _lock_operation(req: Request, op: str, path: str) -> Any:
+    """``?lock-acquire`` / ``?lock-renew`` / ``?lock-release`` (write capability)."""
+    if req.q("cas"):
+        raise ApiError(400, "CAS can't be used with lock operations")
+    body = req.body()
+    variables = req.sim.variables
+    if op == locks.RENEW:  # a renew addresses the request's namespace, not the body's
+        if not req.grant.allow_variable(req.namespace, path, "write"):
+            raise ApiError(403, "Permission denied")
+        var = variables.renew(req.namespace, path, body)
+        return Reply(var, index=var["ModifyIndex"])
+    namespace = body.get("Namespace") or req.namespace
+    if not req.grant.allow_variable(namespace, path, "write"):
+        raise ApiError(403, "Permission denied")
+    if namespace not in req.sim.cluster.namespaces:
+        raise ApiError(400, f'namespace "{namespace}" does not exist')
+    try:
+        if op == locks.ACQUIRE:
+            var = variables.acquire(namespace, path, body)
+            return _shown(req, var, holder=locks.held_by(var))
+        return _shown(req, variables.release(namespace, path, body))
+    except locks.LockConflict as exc:
+        return _lock_conflict(req, exc.body)
 
 
 def register(router: Router) -> None:
@@ -130,13 +176,14 @@ def register(router: Router) -> None:
         names = list(req.sim.cluster.namespaces) if req.namespace == "*" else [req.namespace]
         prefix = req.q("prefix") or ""
         out = []
+        req.sim.variables.expire()
         for (ns_, path), var in sorted(req.sim.variables.items.items()):
             if (
                 ns_ in names
                 and path.startswith(prefix)
                 and req.grant.allow_variable(ns_, path, "list")
             ):
-                out.append(req.sim.variables.meta(var))
+                out.append(_shown(req, req.sim.variables.meta(var)))
         return out
 
     @r.route("GET", "/v1/var/:path", guard=any_token, tables=("variables",))
@@ -144,13 +191,17 @@ def register(router: Router) -> None:
         path = req.groups["path"]
         if not req.grant.allow_variable(req.namespace, path, "read"):
             raise ApiError(403, "Permission denied")
+        req.sim.variables.expire()
         var = req.sim.variables.get(req.namespace, path)
         if var is None:
             raise ApiError(404, "variable not found")
-        return var
+        return _shown(req, var)
 
     def write_var(req: Request) -> Any:
         path = req.groups["path"]
+        op = locks.operation(req.params)
+        if op is not None:
+            return _lock_operation(req, op, path)
         body = req.body()
         namespace = body.get("Namespace") or req.namespace
         if not req.grant.allow_variable(namespace, path, "write"):
@@ -158,9 +209,12 @@ def register(router: Router) -> None:
         if namespace not in req.sim.cluster.namespaces:
             raise ApiError(400, f'namespace "{namespace}" does not exist')
         try:
-            return req.sim.variables.put(namespace, path, body, _cas(req))
+            var = req.sim.variables.put(namespace, path, body, _cas(req))
+            return _shown(req, var, holder=locks.LockRequest.of(body).id)
         except ConflictError as exc:
             return Reply(_visible(req, exc.current), status=409)
+        except locks.LockConflict as exc:
+            return _lock_conflict(req, exc.body)
 
     r.add("PUT", "/v1/var/:path", write_var, guard=any_token)
     r.add("POST", "/v1/var/:path", write_var, guard=any_token)
@@ -174,4 +228,6 @@ def register(router: Router) -> None:
             req.sim.variables.delete(req.namespace, path, _cas(req))
         except ConflictError as exc:
             return Reply(_visible(req, exc.current), status=409)
+        except locks.LockConflict as exc:
+            return _lock_conflict(req, exc.body)
         return Reply("", status=200)

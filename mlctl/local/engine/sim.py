@@ -151,18 +151,34 @@ class NomadSim:
         if self.idle_tick_seconds is None:
             while not self.stopped.wait(self.tick_seconds):
                 self.lifecycle.tick()
+                self._expire_locks()
             return
         # Adaptive: every tick_seconds while something is in flight, else sleep up to
         # idle_tick_seconds and wake as soon as a request changes the state.
         store = self.store
         while not self.stopped.is_set():
             self.lifecycle.tick()
+            self._expire_locks()
             seen = store.index
             pause = self.tick_seconds if self.lifecycle.busy() else self.idle_tick_seconds
+            pause = min(pause, self._until_lock_deadline())
             with store.changed:
                 store.changed.wait_for(functools.partial(self._moved, seen), timeout=pause)
             if store.index != seen:
                 self.stopped.wait(self.tick_seconds / 4)  # let a burst of changes land
+
+    def _expire_locks(self) -> None:
+        """Variable locks lose their TTL and delay on the engine's clock, unasked."""
+        with self.store.lock:
+            self.variables.expire()
+
+    def _until_lock_deadline(self) -> float:
+        """Real seconds until the next variable-lock timer fires (inf: none)."""
+        with self.store.lock:
+            deadline = self.variables.timers.next_deadline()
+        if deadline is None:
+            return float("inf")
+        return max(self.tick_seconds, self.clock.real_seconds(deadline - self.clock.now()))
 
     def _moved(self, seen: int) -> bool:
         return self.store.index != seen or self.stopped.is_set()
@@ -299,6 +315,7 @@ class NomadSim:
             raise ValueError("cannot go back in time")
         self.clock.advance(seconds)
         self.lifecycle.tick(force=True)
+        self._expire_locks()
 
     # ------------------------------------------------------------ inspection helpers for tests
 
