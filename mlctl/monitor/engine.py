@@ -257,18 +257,26 @@ class Monitor:
         return self.leadership is None or self.leadership.is_leader()
 
     def _role_changed(self, change: RoleChange) -> None:
-        """Becoming leader: forget what this process knew and reload the saved state
-        (the old leader's, the latest) on the next pass. Losing it: drop what was queued
-        (the state saved with it belongs to whoever leads now)."""
-        with self._lock:
-            self._state_loaded = False
-            self._dirty = False
-        self.outbox.clear()
-        self.executor.forget()
-        self._next.clear()
-        self._published.clear()
+        """Losing the lock only pauses: every delivery, action and write asks
+        :meth:`acting` first. Becoming leader resumes where this monitor stopped when the
+        saved state is still the version it last loaded or saved (a lease that lapsed
+        during a network blip, nobody led meanwhile); otherwise it forgets what it knew
+        and reloads the saved state — the last leader's — on the next pass, so nothing
+        is told twice or lost."""
+        message = change.reason
+        if change.role == "leader":
+            self.executor.forget()  # action histories are CAS-checked; re-read them anyway
+            if self._state_loaded and self.state.still_ours():
+                message += "; resuming (nobody else led meanwhile)"
+            else:
+                with self._lock:
+                    self._state_loaded = False
+                    self._dirty = False
+                self.outbox.clear()
+                self._next.clear()
+                self._published.clear()
         self.events.append("leadership", role=change.role, since=change.since.isoformat(),
-                           message=change.reason)  # fmt: skip
+                           message=message)  # fmt: skip
 
     # ------------------------------------------------------------------ public API
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlctl.errors import MlctlError
 from mlctl.monitor.varstore import CasConflict, Variables
 
 STATE_PATH = "mlctl/monitor/state"
@@ -70,6 +71,13 @@ class StateBackend(Protocol):
 
     def save(self, data: dict[str, Any]) -> list[str]: ...
 
+    def still_ours(self) -> bool:
+        """Is the saved state still the version this process last loaded or saved?
+        (A monitor that lost the leader lock and took it back may then resume as it
+        was; otherwise someone else led meanwhile and the saved state must be
+        reloaded.)"""
+        ...
+
 
 class VariableState:
     """State in a Nomad Variable, check-and-set against the version this monitor read."""
@@ -98,19 +106,40 @@ class VariableState:
             self._index = self.variables.write(self.path, {"state": packed}, cas=self._index)
         return dropped
 
+    def still_ours(self) -> bool:
+        if self._index is None:
+            return False
+        try:
+            _, index = self.variables.read(self.path)
+        except MlctlError:
+            return False  # cannot tell: reloading is the safe answer
+        return index == self._index
+
 
 class FileState:
     """State in a local JSON file (0600), written atomically."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._stamp: tuple[int, int] | None = None  #: (mtime, size) last loaded or saved
+
+    def _current_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
 
     def load(self) -> dict[str, Any] | None:
+        self._stamp = self._current_stamp()
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         return data if isinstance(data, dict) else None
+
+    def still_ours(self) -> bool:
+        return self._current_stamp() == self._stamp
 
     def save(self, data: dict[str, Any]) -> list[str]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -123,6 +152,7 @@ class FileState:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._stamp = self._current_stamp()
         return []
 
 

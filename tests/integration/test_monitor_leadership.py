@@ -198,3 +198,46 @@ def test_monitor_status_says_who_leads_and_that_a_clean_stop_released_it(
         assert leading["leader"] == "monitor-a" and leading["held"] is True
     after = json.loads(run_cli(["-o", "json", "monitor", "status"]).stdout)
     assert after["held"] is False and "released by monitor-a" in after["note"]
+
+
+def leader_messages(log: Path) -> list[str]:
+    return [str(r.get("message")) for r in records(log, "leadership", role="leader")]
+
+
+def test_a_leader_whose_lease_lapsed_resumes_unless_another_led_meanwhile(
+    nomad_sim_factory: SimFactory, webhook_sink: WebhookSink, tmp_path: Path
+) -> None:
+    handle = nomad_sim_factory()
+    sim = require_sim(handle)
+    ticks = Ticks()
+    register_model(handle, "iris", alerts=CRASH_ALERTS)
+    log_a, log_b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a = build(handle, webhook_sink, log_a, ticks, "monitor-a")
+    with started(a):
+        crash(handle, "mlctl-iris", 3)
+        wait_for(lambda: "firing" in webhook_statuses(webhook_sink, "ModelCrashLooping"),
+                 "the firing webhook")  # fmt: skip
+        wait_for(lambda: a.outbox.pending() == [] and not a._dirty, "a's saved state")
+        # A network blip longer than the TTL: a stops acting, Nomad lets the lock lapse,
+        # and nobody else leads before a takes it back.
+        assert a.leadership is not None
+        sim.advance(3 * TTL + 1)
+        assert next_attempt(a, ticks) in ("standby", "leader")
+        wait_for(lambda: role(a) == "leader" or next_attempt(a, ticks) == "leader", "a again")
+        assert "resuming" in leader_messages(log_a)[-1]
+        assert a.acting()
+        # Three hours passed on the engine: the crash loop is over, and a says so once.
+        wait_for(lambda: "resolved" in webhook_statuses(webhook_sink, "ModelCrashLooping"),
+                 "the resolution")  # fmt: skip
+        wait_for(lambda: a.outbox.pending() == [] and not a._dirty, "a's saved state")
+
+        # Now another monitor leads while a's lease is gone: a must reload, not resume.
+        b = build(handle, webhook_sink, log_b, ticks, "monitor-b")
+        a.leadership.release()  # a steps aside (as its lease running out would)
+        with started(b):
+            wait_for(lambda: role(b) == "leader", "b leads")
+            passes = b.last_pass
+            wait_for(lambda: b.last_pass > passes, "a pass of b")
+        wait_for(lambda: next_attempt(a, ticks) == "leader", "a leads again")
+        assert "resuming" not in leader_messages(log_a)[-1]
+    assert webhook_statuses(webhook_sink, "ModelCrashLooping") == ["firing", "resolved"]

@@ -29,6 +29,9 @@ class NoState:
     def save(self, data: dict[str, Any]) -> list[str]:
         raise AssertionError("a watch-only monitor saved the monitor's state")
 
+    def still_ours(self) -> bool:
+        raise AssertionError("a watch-only monitor asked about the monitor's state")
+
 
 def no_nomad(_token: str | None) -> Any:
     raise AssertionError("a watch-only monitor called Nomad outside its follower")
