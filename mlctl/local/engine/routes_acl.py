@@ -51,6 +51,17 @@ def _lock_conflict(req: Request, body: JSON) -> Reply:
     return Reply(body, status=409)
 
 
+def _writable_namespace(req: Request, body: dict[str, Any], path: str) -> str:
+    """The namespace a variable write addresses (the body's, else the query's), once the
+    token may write ``path`` there and the namespace exists."""
+    namespace = str(body.get("Namespace") or req.namespace)
+    if not req.grant.allow_variable(namespace, path, "write"):
+        raise ApiError(403, "Permission denied")
+    if namespace not in req.sim.cluster.namespaces:
+        raise ApiError(400, f'namespace "{namespace}" does not exist')
+    return namespace
+
+
 def _lock_operation(req: Request, op: str, path: str) -> Any:
     """``?lock-acquire`` / ``?lock-renew`` / ``?lock-release`` (write capability)."""
     if req.q("cas"):
@@ -62,11 +73,7 @@ def _lock_operation(req: Request, op: str, path: str) -> Any:
             raise ApiError(403, "Permission denied")
         var = variables.renew(req.namespace, path, body)
         return Reply(var, index=var["ModifyIndex"])
-    namespace = body.get("Namespace") or req.namespace
-    if not req.grant.allow_variable(namespace, path, "write"):
-        raise ApiError(403, "Permission denied")
-    if namespace not in req.sim.cluster.namespaces:
-        raise ApiError(400, f'namespace "{namespace}" does not exist')
+    namespace = _writable_namespace(req, body, path)
     try:
         if op == locks.ACQUIRE:
             var = variables.acquire(namespace, path, body)
@@ -203,11 +210,7 @@ def register(router: Router) -> None:
         if op is not None:
             return _lock_operation(req, op, path)
         body = req.body()
-        namespace = body.get("Namespace") or req.namespace
-        if not req.grant.allow_variable(namespace, path, "write"):
-            raise ApiError(403, "Permission denied")
-        if namespace not in req.sim.cluster.namespaces:
-            raise ApiError(400, f'namespace "{namespace}" does not exist')
+        namespace = _writable_namespace(req, body, path)
         try:
             var = req.sim.variables.put(namespace, path, body, _cas(req))
             return _shown(req, var, holder=locks.LockRequest.of(body).id)
