@@ -304,3 +304,17 @@ def test_metrics_refused_read_denied_not_blank():
     store.set_probe(key, ProbeMetrics(T0, 1, 1, 1, req_rate=2.0, p99_ms=12.0))
     figures = builder.build(store.snapshot().models.values(), {}, {}, T0)[0]
     assert figures.cells[7] == "2.0" and figures.cells[8] == "12 ms"
+
+
+def test_the_disconnected_bar_says_the_data_is_stale_before_any_long_error():
+    from mlctl_tui.state import View
+    from mlctl_tui.widgets.common.connection_bar import connection_text
+
+    store = Store()
+    error = "event stream ended: Nomad at http://127.0.0.1:4646 " + "x" * 300
+    store.set_connection(False, "stream", at=T0, error=error)
+    view = View(store.snapshot(), T0 + timedelta(seconds=5), Abilities(), address="http://n:4646")
+    text, state = connection_text(view)
+    assert state == "down"
+    stale = text.index("showing the last known state, reconnecting…")
+    assert text.index("disconnected since") < stale < text.index(error)  # cut at the end only

@@ -17,11 +17,13 @@ def connection_text(view: View) -> tuple[str, str]:
     mode = " · READ-ONLY" if view.readonly else ""
     if snapshot.disconnected_since is not None and not snapshot.connected:
         since = snapshot.disconnected_since
-        why = f": {snapshot.last_error}" if snapshot.last_error else ""
+        # The error comes last: it can be long, and the bar is cut to one line, so what
+        # the operator must know (stale data, reconnecting) goes first.
+        why = f" · {snapshot.last_error}" if snapshot.last_error else ""
         return (
             f"✖ Nomad {view.address} disconnected since {fmt.clock(since)} "
-            f"({fmt.age(since, view.now)} ago){why} — showing the last known state, "
-            f"reconnecting…{mode}",
+            f"({fmt.age(since, view.now)} ago) — showing the last known state, "
+            f"reconnecting…{mode}{why}",
             "down",
         )
     if not snapshot.synced:
