@@ -33,7 +33,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -48,14 +47,15 @@ sys.path[:0] = [str(REPO), str(BENCH)]
 
 from serve_bench import (  # noqa: E402 - after the path set-up
     IRIS,
-    RESULTS,
     SIMPLE_BODY,
     Result,
     cpu_ticks,
     free_port,
     parse_wrk,
     pinned,
+    stop,
     wait_ready,
+    write_results,
 )
 
 from tests.jwt_issuer import ISSUER, LocalIssuer, serving_issuer  # noqa: E402
@@ -97,15 +97,6 @@ def start_server(flags: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     base = f"http://127.0.0.1:{port}"
     wait_ready(f"{base}/readyz", process)
     return process, base
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def throughput(
@@ -311,23 +302,20 @@ def main() -> int:
         f"anchor, server CPU of one auth-off request: {per_request * 1e6:.0f} us "
         f"(a new token costs {miss / per_request:.1f} requests' worth, once per token)"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "auth_bench.json").write_text(
-        json.dumps(
-            {
-                "load_average": load,
-                "ratio": rate_ratio,
-                "cpu_ratio": cpu_ratio,
-                "in_process_ratio": asgi_ratio,
-                "cpu_us_per_request": CPU_US,
-                "runs": {k: [vars(r) for r in v] for k, v in runs.items()},
-                "in_process_cpu_us": asgi,
-                "first_seen_us": miss * 1e6,
-                "cached_us": hit * 1e6,
-                "request_us_auth_off": per_request * 1e6,
-            },
-            indent=2,
-        )
+    write_results(
+        "auth_bench.json",
+        {
+            "load_average": load,
+            "ratio": rate_ratio,
+            "cpu_ratio": cpu_ratio,
+            "in_process_ratio": asgi_ratio,
+            "cpu_us_per_request": CPU_US,
+            "runs": {k: [vars(r) for r in v] for k, v in runs.items()},
+            "in_process_cpu_us": asgi,
+            "first_seen_us": miss * 1e6,
+            "cached_us": hit * 1e6,
+            "request_us_auth_off": per_request * 1e6,
+        },
     )
     return 0
 

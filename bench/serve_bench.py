@@ -55,6 +55,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -317,12 +318,23 @@ def measure(
             result.worker_cpu_split = sorted((round(u / total, 3) for u in used), reverse=True)
         return result
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the server drains), then SIGKILL if it has not exited within 40 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def write_results(name: str, data: dict[str, Any]) -> None:
+    """Keep a run's figures as ``bench/results/NAME`` (JSON) next to what it printed."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / name).write_text(json.dumps(data, indent=2))
 
 
 def baseline_checkout(revision: str, workdir: Path) -> Path:
@@ -398,12 +410,7 @@ def cpu_comparison(args: argparse.Namespace) -> int:
                     )
         finally:
             for process, _url in servers.values():
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop(process)
     median = {name: statistics.median(us for us, _ in found) for name, found in samples.items()}
     rates = {name: statistics.median(r for _, r in found) for name, found in samples.items()}
     load = os.getloadavg()
@@ -418,18 +425,15 @@ def cpu_comparison(args: argparse.Namespace) -> int:
         f"\nCPU per request, this checkout / {anchor}  "
         f"{median[ours]:.1f} / {median[anchor]:.1f} = {ratio:.3f}    target <= 1.0"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "serve_cpu.json").write_text(
-        json.dumps(
-            {
-                "load_average": load,
-                "baseline": args.baseline,
-                "cpu_us_per_request": {n: [us for us, _ in f] for n, f in samples.items()},
-                "requests_per_second": {n: [r for _, r in f] for n, f in samples.items()},
-                "ratio": ratio,
-            },
-            indent=2,
-        )
+    write_results(
+        "serve_cpu.json",
+        {
+            "load_average": load,
+            "baseline": args.baseline,
+            "cpu_us_per_request": {n: [us for us, _ in f] for n, f in samples.items()},
+            "requests_per_second": {n: [r for _, r in f] for n, f in samples.items()},
+            "ratio": ratio,
+        },
     )
     return 0
 
@@ -525,11 +529,8 @@ def main() -> int:
     print()
     for line in ratio_lines(results):
         print(line)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "serve_bench.json").write_text(
-        json.dumps(
-            {"load_average": load, "results": [asdict(r) for r in results.values()]}, indent=2
-        )
+    write_results(
+        "serve_bench.json", {"load_average": load, "results": [asdict(r) for r in results.values()]}
     )
     return 0
 
