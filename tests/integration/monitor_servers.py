@@ -18,7 +18,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -285,6 +285,30 @@ def alertmanager(tmp_path: Path, webhook_sink: WebhookSink) -> Iterator[Alertman
 # ---------------------------------------------------------------------- model servers
 
 
+#: ``answer(path, request headers)`` -> (status, body) of a GET.
+Answer = Callable[[str, Message], tuple[int, bytes]]
+
+
+def serve_gets(answer: Answer, port: int = 0) -> ThreadingHTTPServer:
+    """A loopback HTTP server answering every GET with ``answer`` (on a daemon thread);
+    the fake model servers of the monitor's tests are this with their own answers."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            status, body = answer(self.path, self.headers)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 class FakeModelServer:
     """``/readyz`` and ``/metrics`` of ``mlctl serve`` (its real metrics registry) on a
     given port, with load the test controls: requests in flight and their latency."""
@@ -295,28 +319,15 @@ class FakeModelServer:
         self.metrics = ServerMetrics("model")
         self.ready = True
         self.lock = threading.Lock()
-        server = self
+        self.httpd = serve_gets(self.answer, port)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if self.path == "/readyz":
-                    status, body = (200, b"ok") if server.ready else (503, b"loading")
-                elif self.path == "/metrics":
-                    with server.lock:
-                        status, body = 200, server.metrics.exposition()
-                else:
-                    status, body = 404, b""
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def answer(self, path: str, _headers: Message) -> tuple[int, bytes]:
+        if path == "/readyz":
+            return (200, b"ok") if self.ready else (503, b"loading")
+        if path == "/metrics":
+            with self.lock:
+                return 200, self.metrics.exposition()
+        return 404, b""
 
     def load(self, in_flight: float, requests_done: int = 50, seconds: float = 0.01) -> None:
         with self.lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from mlctl.monitor.prober import Prober
 from mlctl.monitor.rules import Context, probe_rules
 from mlctl.monitor.store import Store
 from mlctl.monitor.views import EndpointView
+from tests.integration.monitor_servers import serve_gets
 from tests.unit.monitor_objects import T0, alloc, job, unsigned_jwt
 
 KEY = ("default", "mlctl-iris")
@@ -34,27 +35,13 @@ class GuardedServer:
         self.accepted = accepted
         self.seen: list[tuple[str, str | None]] = []
         self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                header = self.headers.get("Authorization")
-                with server.lock:
-                    server.seen.append((self.path, header))
-                status, body = server.answer(self.path, header)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = serve_gets(self.answer)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def answer(self, path: str, header: str | None) -> tuple[int, bytes]:
+    def answer(self, path: str, headers: Message) -> tuple[int, bytes]:
+        header = headers.get("Authorization")
+        with self.lock:
+            self.seen.append((path, header))
         if path == "/readyz":
             return 200, b"ok"
         if path != "/metrics":
