@@ -54,8 +54,7 @@ class Variables:
         items = body.get("Items")
         if not isinstance(items, dict) or not items:
             raise ApiError(400, "variable missing required Items object")
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in items.items()):
-            raise ApiError(400, "variable Items must be a map of strings")
+        _check_strings(items)
         lock = LockRequest.of(body)
         if lock.present and (lock.ttl or lock.delay):
             raise ApiError(400, ERR_LOCK_ON_WRITE)
@@ -65,8 +64,7 @@ class Variables:
             current = existing["ModifyIndex"] if existing else 0
             if cas != current:
                 raise ConflictError(_conflicting(existing, namespace, path))
-        if held_by(existing) and held_by(existing) != lock.id:
-            raise LockConflict(empty_conflict(namespace, path))
+        _refuse_other_holders(existing, lock.id, namespace, path)
         # Nomad canonicalizes whatever Lock the request carried (the holder's ID, 15s).
         return self._store(namespace, path, items, existing, lock.canonical() if lock.id else None)
 
@@ -138,15 +136,13 @@ class Variables:
         lock = LockRequest.of(body)
         lock.validate_for_acquire()
         items = body.get("Items") or {}
-        if not isinstance(items, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in items.items()
-        ):
+        if not isinstance(items, dict):
             raise ApiError(400, "variable Items must be a map of strings")
+        _check_strings(items)
         self.expire()
         existing = self.items.get((namespace, path))
         wanted = lock.canonical()
-        if held_by(existing) and held_by(existing) != wanted["ID"]:
-            raise LockConflict(empty_conflict(namespace, path))
+        _refuse_other_holders(existing, wanted["ID"], namespace, path)
         var = self._store(namespace, path, items, existing, wanted)
         self.timers.create(wanted["ID"], (namespace, path), wanted, self._now())
         return var
@@ -182,6 +178,19 @@ class Variables:
             raise LockConflict(empty_conflict(namespace, path, with_lock=True))
         self.timers.remove(lock.id)
         return self.meta(self._unlock(var))
+
+
+def _check_strings(items: JSON) -> None:
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in items.items()):
+        raise ApiError(400, "variable Items must be a map of strings")
+
+
+def _refuse_other_holders(existing: JSON | None, lock_id: str, namespace: str, path: str) -> None:
+    """A locked variable takes writes and acquires only with its own lock ID (409 with
+    an empty variable otherwise, as Nomad answers)."""
+    holder = held_by(existing)
+    if holder and holder != lock_id:
+        raise LockConflict(empty_conflict(namespace, path))
 
 
 def _conflicting(existing: JSON | None, namespace: str, path: str) -> JSON:
