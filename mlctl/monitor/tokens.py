@@ -44,49 +44,39 @@ class StaticToken:
 
 class MintedToken:
     """A token from ``mint()`` (e.g. an AppRole login plus ``nomad/creds``), minted on
-    first use and again on every refresh; thread-safe."""
+    first use (``at_once``: now) and again on every refresh; thread-safe."""
 
-    def __init__(self, mint: Callable[[], str]) -> None:
+    def __init__(
+        self, mint: Callable[[], str | None], *, renewable: bool = True, at_once: bool = False
+    ) -> None:
         self._mint = mint
-        self._token: str | None = None
-        self._lock = threading.Lock()
-
-    def current(self) -> str | None:
-        with self._lock:
-            if self._token is None:
-                self._token = self._mint()
-            return self._token
-
-    def refresh(self) -> str | None:
-        with self._lock:
-            self._token = self._mint()
-            return self._token
-
-    @property
-    def renewable(self) -> bool:
-        return True
-
-
-class ResolvedToken:
-    """A token ``resolve()`` finds (``NOMAD_TOKEN``, else a cached ``mlctl login``, renewed
-    on the way when due), resolved at once — so a bad login fails before anything
-    starts — and again on every refresh; thread-safe. ``None``: Nomad's ACLs are off."""
-
-    def __init__(self, resolve: Callable[[], str | None], renewable: bool) -> None:
-        self._resolve = resolve
         self._renewable = renewable
+        self._token: str | None = None
+        self._minted = False  # None is a valid answer (ACLs off): minted once, kept
         self._lock = threading.Lock()
-        self._token = resolve()
+        if at_once:
+            self.refresh()
 
     def current(self) -> str | None:
         with self._lock:
+            if not self._minted:
+                self._token, self._minted = self._mint(), True
             return self._token
 
     def refresh(self) -> str | None:
         with self._lock:
-            self._token = self._resolve()
+            self._token, self._minted = self._mint(), True
             return self._token
 
     @property
     def renewable(self) -> bool:
         return self._renewable
+
+
+class ResolvedToken(MintedToken):
+    """A token ``resolve()`` finds (``NOMAD_TOKEN``, else a cached ``mlctl login``, renewed
+    on the way when due), resolved at once — so a bad login fails before anything
+    starts — and again on every refresh; thread-safe. ``None``: Nomad's ACLs are off."""
+
+    def __init__(self, resolve: Callable[[], str | None], renewable: bool) -> None:
+        super().__init__(resolve, renewable=renewable, at_once=True)
