@@ -59,11 +59,6 @@ def error_response(
     return json_response(body, status, headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes by header or by counting."""
-    return await receive_body(request.receive, request.headers.get("content-length"), limit)
-
-
 async def receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     """The body from ASGI ``receive``, refusing more than ``limit`` bytes.
 
