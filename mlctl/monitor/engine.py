@@ -64,6 +64,7 @@ from mlctl.monitor.notes import NO_SILENCES, Silences
 from mlctl.monitor.notes import read_all as read_notes
 from mlctl.monitor.outbox import Outbox
 from mlctl.monitor.prober import Prober
+from mlctl.monitor.problems import ProblemLine
 from mlctl.monitor.receivers import AlertmanagerPush, Email, Integration, Secrets, Slack, Webhook
 from mlctl.monitor.reconcilers import ReconcileFn, Reconciler, Reconcilers
 from mlctl.monitor.routing import Notification, Router, build_route
@@ -223,7 +224,11 @@ class Monitor:
                 on_change=self._role_changed,
             )
         self.silences: Silences = NO_SILENCES
-        self._notes_error = ""
+        self._notes_problems = ProblemLine(
+            self._log_line,
+            "cannot read alert notes (silences): ",
+            "alert notes (silences) readable again",
+        )
         if self.watch is None:
             self.reconcilers.add(NOTES_RECONCILER, config.intervals.notes, self._read_notes)
         self.condition_sources: list[ConditionSource] = []
@@ -443,16 +448,9 @@ class Monitor:
         try:
             notes = read_notes(self.client())
         except MlctlError as error:
-            problem = error.one_line()
-            if problem != self._notes_error:  # say it once, not every interval
-                self.events.append(
-                    "monitor", message=f"cannot read alert notes (silences): {problem}"
-                )
-            self._notes_error = problem
+            self._notes_problems.problem(error.one_line())
             return
-        if self._notes_error:
-            self.events.append("monitor", message="alert notes (silences) readable again")
-        self._notes_error = ""
+        self._notes_problems.cleared()
         self.silences = Silences.of(notes)
 
     def _judges_reachability(self) -> bool:

@@ -31,6 +31,7 @@ from typing import Literal
 from mlctl.errors import MlctlError, NotFound, PermissionDenied
 from mlctl.monitor.clock import Clock
 from mlctl.monitor.config import LeaderConfig
+from mlctl.monitor.problems import ProblemLine
 from mlctl.nomad.variables import HeldLock, LockConflict, LocksUnsupported, Variables
 
 Role = Literal["starting", "leader", "standby", "single"]
@@ -72,7 +73,7 @@ class Leadership:
         self._held: HeldLock | None = None
         self._valid_until = 0.0  #: monotonic time until which acting is safe
         self._next_attempt = 0.0
-        self._last_problem = ""
+        self._problems = ProblemLine(log)
         self.attempts = 0  #: acquire/renew requests made (status, tests)
         self._lock = threading.Lock()
         self._stepping = threading.Lock()
@@ -124,7 +125,7 @@ class Leadership:
                 namespace=self.namespace,
             )
         except LockConflict:
-            self._problem("")
+            self._problems.cleared()
             if self.role != "standby":
                 self._become("standby", "another monitor holds the lock")
             return
@@ -136,11 +137,11 @@ class Leadership:
                          "acting as the only monitor")  # fmt: skip
             return
         except MlctlError as error:
-            self._problem(f"cannot take the leader lock yet: {error.one_line()}")
+            self._problems.problem(f"cannot take the leader lock yet: {error.one_line()}")
             if self.role == "starting":
                 self._become("standby", "Nomad did not answer the lock request")
             return
-        self._problem("")
+        self._problems.cleared()
         with self._lock:
             self._held = held
             self._valid_until = sent + self.config.ttl
@@ -159,10 +160,10 @@ class Leadership:
             self._become("standby", f"lost the lock: {error.one_line()}")
             return
         except MlctlError as error:
-            self._problem(f"cannot renew the leader lock: {error.one_line()}")
+            self._problems.problem(f"cannot renew the leader lock: {error.one_line()}")
             self._next_attempt = min(self._next_attempt, sent + 1.0)  # retry soon
             return
-        self._problem("")
+        self._problems.cleared()
         with self._lock:
             self._valid_until = sent + self.config.ttl
         if self.role != "leader":
@@ -198,12 +199,6 @@ class Leadership:
             self.since = self.clock()
             change = RoleChange(role, self.since, reason)
         self.on_change(change)  # the monitor logs it as a ``leadership`` event
-
-    def _problem(self, text: str) -> None:
-        """Say a problem once, not every attempt."""
-        if text and text != self._last_problem:
-            self.log(text)
-        self._last_problem = text
 
     def run(self, stop: threading.Event, poll: float = 0.5) -> None:
         """The leadership thread: a step every ``poll`` seconds (steps act only when due)."""

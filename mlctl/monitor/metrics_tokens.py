@@ -36,6 +36,7 @@ from typing import Any
 from mlctl import redact
 from mlctl.bundle.schema import METRICS_CLAIM
 from mlctl.monitor import reader
+from mlctl.monitor.problems import ProblemLine
 
 #: Replace a token this many seconds before it expires (servers allow little leeway).
 RENEW_BEFORE = 60.0
@@ -94,7 +95,7 @@ class MetricsTokens:
         self._scope: frozenset[str] = frozenset()
         self._obtained_at = float("-inf")
         self._tried_this_round = False
-        self._last_error = ""
+        self._problems = ProblemLine(log, "metrics token: ", "metrics token: obtained again")
         self.obtained = 0
         """How many times ``obtain`` ran (tests and the closing numbers read it)."""
 
@@ -150,9 +151,7 @@ class MetricsTokens:
         except Exception as error:  # never out of the probe loop: logged, not raised
             self._failed(error)
             return
-        if self._last_error:
-            self._log("metrics token: obtained again")
-            self._last_error = ""
+        self._problems.cleared()
         redact.register(token)
         self._obtained_at = self._clock()
         self._token = token
@@ -160,9 +159,6 @@ class MetricsTokens:
         self._scope = metrics_scope(token) if token else frozenset()
 
     def _failed(self, error: Exception) -> None:
-        message = redact.scrub(reader.describe(error), [self._token or ""])
-        if message != self._last_error:
-            self._log(f"metrics token: {message}")
-            self._last_error = message
+        self._problems.problem(redact.scrub(reader.describe(error), [self._token or ""]))
         if self._expires_at is not None and self._clock() >= self._expires_at:
             self._token = self._expires_at = None  # expired: better none than a dead one
