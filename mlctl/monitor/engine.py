@@ -24,7 +24,8 @@ Leadership (:mod:`mlctl.monitor.leadership`): with several acting monitors on on
 cluster only the holder of the leader lock notifies, acts, reconciles, saves state and
 publishes; the others follow the cluster (their Store stays warm) as standbys. A
 standby that becomes leader reloads the state the old leader saved, so it does not
-re-page what was already told.
+re-page what was already told; a leader that lost its lease and took it back with
+nobody leading meanwhile resumes as it was.
 
 Watch-only (:class:`WatchOptions`, built by :func:`mlctl.session.watch_monitor` for
 ``mlctl tui``): the same follower, Store, prober and rules, and nothing that acts on
