@@ -184,7 +184,6 @@ def status(ctx: click.Context, config_path: Path | None) -> None:
       mlctl -o json monitor status
     """
     from mlctl.monitor.leadership import leader_status
-    from mlctl.output import emit
     from mlctl.session import nomad_client
 
     settings = state(ctx).settings()
